@@ -1,0 +1,169 @@
+//! `cargo xtask <task>`: the project's tasks, in Rust so that they need only
+//! cargo.
+//!
+//! - `run [-- pseries options]`: build and boot the default machine with the
+//!   demo guest;
+//! - `test`: the whole test suite;
+//! - `ci`: fmt check, clippy `-D warnings`, tests, benches run once, docs;
+//! - `bench`: every criterion bench;
+//! - `guests`: rebuild the bundled guest images;
+//! - `fuzz [seconds]`: run each fuzz target for a while.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let (task, rest) = match args.split_first() {
+        Some((t, r)) => (t.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    match task {
+        "test" => test(),
+        "ci" => ci(),
+        "run" => boot(rest),
+        "bench" => bench(rest),
+        "guests" => guests(),
+        "fuzz" => fuzz(rest),
+        "help" | "-h" | "--help" => {
+            println!("usage: cargo xtask <run|test|ci|bench|guests|fuzz> [args]");
+            Ok(())
+        }
+        other => bail!("unknown task '{other}' (try: run, test, ci, bench, guests, fuzz)"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn status(mut cmd: Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let st = cmd.status().with_context(|| format!("running {shown}"))?;
+    if !st.success() {
+        bail!("{shown} failed ({st})");
+    }
+    Ok(())
+}
+
+/// The whole test suite: every crate's unit, integration and doc tests.
+fn test() -> Result<()> {
+    let mut c = cargo();
+    c.args(["test", "--workspace", "--all-targets"]);
+    status(c)?;
+    let mut d = cargo();
+    d.args(["test", "--workspace", "--doc"]);
+    status(d)
+}
+
+fn ci() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    status(fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    status(clippy)?;
+    test()?;
+    let mut benches = cargo();
+    benches.args(["test", "--workspace", "--benches"]);
+    status(benches)?;
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    status(doc)
+}
+
+fn boot(rest: &[String]) -> Result<()> {
+    let rest: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
+    let mut c = cargo();
+    c.args(["run", "--quiet", "--release", "--package", "pseries", "--"]);
+    if !rest
+        .iter()
+        .any(|a| a.as_str() == "-kernel" || a.as_str() == "-bios")
+    {
+        let demo = root().join("guests/images/demo.elf");
+        c.arg("-kernel").arg(demo);
+    }
+    c.args(rest);
+    status(c)
+}
+
+fn bench(rest: &[String]) -> Result<()> {
+    let mut c = cargo();
+    c.args(["bench", "--workspace"]);
+    c.args(rest);
+    status(c)
+}
+
+fn guests() -> Result<()> {
+    let mut c = Command::new("make");
+    c.current_dir(root().join("guests"));
+    status(c)
+}
+
+fn fuzz(rest: &[String]) -> Result<()> {
+    let secs: u64 = match rest.first() {
+        Some(s) => s.parse().context("fuzz time must be a number of seconds")?,
+        None => 60,
+    };
+    let mut found = false;
+    for dir in std::fs::read_dir(root().join("crates"))? {
+        let fuzz_dir = dir?.path().join("fuzz");
+        if !fuzz_dir.join("Cargo.toml").exists() {
+            continue;
+        }
+        let list = Command::new("cargo")
+            .args(["fuzz", "list"])
+            .current_dir(fuzz_dir.parent().unwrap())
+            .output()
+            .context("cargo fuzz (cargo install cargo-fuzz)")?;
+        for target in String::from_utf8_lossy(&list.stdout).lines() {
+            found = true;
+            let mut c = Command::new("cargo");
+            // The machine has one stable toolchain; cargo-fuzz's -Z flags are
+            // allowed on it with RUSTC_BOOTSTRAP.
+            c.current_dir(fuzz_dir.parent().unwrap())
+                .env("RUSTC_BOOTSTRAP", "1")
+                .args([
+                    "fuzz".to_string(),
+                    "run".into(),
+                    target.to_string(),
+                    "--".into(),
+                    format!("-max_total_time={secs}"),
+                ]);
+            status(c)?;
+        }
+    }
+    if !found {
+        bail!("no fuzz targets found under crates/*/fuzz");
+    }
+    Ok(())
+}
