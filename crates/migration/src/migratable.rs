@@ -62,6 +62,32 @@ impl SectionState {
     pub fn subsection(&self, name: &str) -> Option<&SubsectionState> {
         self.subsections.iter().find(|s| s.name == name)
     }
+
+    /// Appends the subsection `name` encoded from `state` when `needed` is
+    /// true (QEMU's `.needed` test), and does nothing otherwise.
+    pub fn push_subsection_if<T: Serialize>(
+        &mut self,
+        needed: bool,
+        name: &str,
+        version_id: u32,
+        state: &T,
+    ) -> Result<(), MigrationError> {
+        if needed {
+            self.push_subsection(name, version_id, state)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes the subsection `name` if the stream carried it: `Ok(None)`
+    /// when it is absent, which means "keep the default", as in QEMU.
+    pub fn decode_subsection<T: DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, MigrationError> {
+        self.subsection(name)
+            .map(SubsectionState::decode)
+            .transpose()
+    }
 }
 
 impl SubsectionState {
@@ -137,6 +163,15 @@ pub trait Migratable: Send + Sync {
     /// another name in the stream is refused.
     fn subsection_names(&self) -> &[&str] {
         &[]
+    }
+
+    /// Local `(version_id, minimum_version_id)` of the subsection `name`, for
+    /// the loader to refuse a too new or too old incoming subsection with
+    /// QEMU's messages before [`Migratable::prepare_load`] runs. `None` (the
+    /// default) leaves the subsection's version to the component.
+    fn subsection_version_ids(&self, name: &str) -> Option<(u32, u32)> {
+        let _ = name;
+        None
     }
 
     /// Runs before [`Migratable::save`] (QEMU's `pre_save`).
