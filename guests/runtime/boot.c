@@ -258,8 +258,10 @@ void set_dec_handler(irq_handler_t h)
 
 /*
  * Check with EE=0, then cede: H_CEDE sets EE and returns once an
- * interrupt is pending, which is then taken right after the sc.  A
- * decrementer bounds each wait so that the timeout is honoured.
+ * interrupt is pending, which is then taken right after the sc.  The
+ * decrementer ends each cede after at most 1 ms, so conditions that
+ * another CPU changes without sending an interrupt are seen promptly and
+ * the timeout is honoured.
  */
 bool wait_until(bool (*cond)(void *), void *arg, uint64_t timeout_tb)
 {
@@ -272,7 +274,7 @@ bool wait_until(bool (*cond)(void *), void *arg, uint64_t timeout_tb)
 		if (now - start >= timeout_tb)
 			break;
 		left = timeout_tb - (now - start);
-		dec_write(left > 0x7fffffff ? 0x7fffffff : (int64_t)left);
+		dec_write(left > tb_ms(1) ? (int64_t)tb_ms(1) : (int64_t)left);
 		hcall(H_CEDE);
 		irq_disable();
 	}
