@@ -15,15 +15,34 @@
 
 static uint8_t *cas_buf;
 
+/* The platform-support property exists only in the boot-time tree (the
+ * tree CAS returns leaves it out), so it is read once, before any CAS. */
+static uint8_t support[32];
+static int support_len = -1;
+
+static void snapshot_support(void)
+{
+	int len;
+	const uint8_t *p;
+
+	if (support_len >= 0)
+		return;
+	p = fdt_prop(fdt_path("/chosen"), "ibm,arch-vec-5-platform-support", &len);
+	support_len = 0;
+	if (p && len > 0) {
+		support_len = len > (int)sizeof(support) ? (int)sizeof(support) : len;
+		memcpy(support, p, support_len);
+	}
+}
+
 int cas_platform_support(int index)
 {
-	int len, i;
-	const uint8_t *p = fdt_prop(fdt_path("/chosen"),
-				    "ibm,arch-vec-5-platform-support", &len);
+	int i;
 
-	for (i = 0; p && i + 1 < len; i += 2)
-		if (p[i] == index)
-			return p[i + 1];
+	snapshot_support();
+	for (i = 0; i + 1 < support_len; i += 2)
+		if (support[i] == index)
+			return support[i + 1];
 	return -1;
 }
 
@@ -43,6 +62,8 @@ bool cas_offers_xive(void)
 	return v >= 0 && ((v & 0xc0) == OV5_XIVE_EXPLOIT || (v & 0xc0) == OV5_XIVE_EITHER);
 }
 
+/* Linux reads byte 23 only from a property of at least 24 bytes; a
+ * shorter one means no bit of that byte was negotiated. */
 int cas_negotiated(int n)
 {
 	int len;
@@ -65,6 +86,7 @@ long cas_call(uint8_t intc, uint8_t mmu, uint8_t radix_ext)
 	uint8_t *p = vec;
 	long rc;
 
+	snapshot_support();
 	if (!cas_buf)
 		cas_buf = alloc(CAS_BUF_SIZE, 8);
 	memset(vec, 0, sizeof(vec));
