@@ -106,6 +106,17 @@ impl IcModeState {
         }
     }
 
+    /// Byte 23 of `/chosen/ibm,arch-vec-5-platform-support` in the reset-time
+    /// device tree: 0x80 (both, dual), 0x40 (XIVE only), 0x00 (XICS only,
+    /// legacy).
+    pub const fn ov5_platform_support(self) -> u8 {
+        match self {
+            IcModeState::Mode(IcMode::Dual) => 0x80,
+            IcModeState::Mode(IcMode::Xive) => 0x40,
+            IcModeState::Mode(IcMode::Xics) | IcModeState::Legacy => 0x00,
+        }
+    }
+
     /// The state of a machine whose caps are `caps`; `None` when neither
     /// controller is on.
     pub fn of(legacy: bool, caps: &CapSet) -> Option<IcModeState> {
@@ -146,5 +157,9 @@ mod tests {
             assert_eq!(IcMode::from_caps(x, v), Some(m));
         }
         assert_eq!(IcMode::from_caps(false, false), None);
+        assert_eq!(IcModeState::Mode(IcMode::Dual).ov5_platform_support(), 0x80);
+        assert_eq!(IcModeState::Mode(IcMode::Xive).ov5_platform_support(), 0x40);
+        assert_eq!(IcModeState::Mode(IcMode::Xics).ov5_platform_support(), 0x00);
+        assert_eq!(IcModeState::Legacy.ov5_platform_support(), 0x00);
     }
 }

@@ -25,6 +25,11 @@
 //! Where QEMU's behaviour is a bug, it is not copied and the item says so
 //! (QEMU's hpt-max-page-size migration quirk, the `FIXED_NA` constant).
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
 pub mod apply;
 pub mod cap;
 pub mod cpu;

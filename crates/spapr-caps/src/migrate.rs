@@ -13,10 +13,12 @@
 //! its own defaults (QEMU's 2019 bug): for each capability the source's
 //! level is
 //! 1. the value in the stream, if there is one;
-//! 2. else, if the source version predates a capability judged by
-//!    controller sections (xics, xive), whether the stream contains that
-//!    controller's state;
-//! 3. else the **source** version's default with the **source** CPU.
+//! 2. else the **source** version's default with the **source** CPU;
+//!
+//! except for a capability judged by controller sections (xics, xive) when
+//! the source version predates it: there the level is whether the stream
+//! contains that controller's state (a value carried anyway, as a stream
+//! header listing every effective cap would, must agree).
 //!
 //! xics/xive levels are checked against the controller sections the
 //! stream carries. Then, as QEMU does, a source level above the
@@ -163,14 +165,6 @@ pub enum Refusal {
         /// The value.
         value: u8,
     },
-    /// The source version predates the capability, so it cannot carry it.
-    #[error("cap-{} in incoming stream from {machine}, which predates it", cap.name())]
-    PredatedCapability {
-        /// The capability.
-        cap: CapId,
-        /// The source's machine version.
-        machine: MachineVersion,
-    },
     /// A cap-xics/cap-xive level that the controller sections contradict.
     #[error("cap-{} is {level} in incoming stream but the stream {} {} state", cap.name(), if *has_state { "has" } else { "has no" }, controller.name())]
     ControllerMismatch {
@@ -300,25 +294,23 @@ pub fn check_incoming(src: &IncomingCaps<'_>, dst: &EffectiveCaps) -> Result<Acc
         };
         let predates = src.machine < entry.introduced;
         let (level, how) = match (present[cap.index()], by_sections) {
-            (Some(_), Some(_)) if predates => {
-                return Err(refuse(Refusal::PredatedCapability {
-                    cap,
-                    machine: src.machine,
-                }))
-            }
-            (Some(v), _) => (v, Basis::Stream),
-            (None, Some(c)) if predates => {
+            // Judged by what the version had: its controller sections. A
+            // value the stream carries anyway must agree with them (checked
+            // below).
+            (_, Some(c)) if predates => {
                 (u8::from(src.controllers.has(c)), Basis::ControllerSections)
             }
+            (Some(v), _) => (v, Basis::Stream),
             (None, _) => (defaults[cap], Basis::SourceDefault),
         };
         if let Some(c) = by_sections {
             let has_state = src.controllers.has(c);
-            if (level != 0) != has_state {
+            let said = present[cap.index()].unwrap_or(level);
+            if (said != 0) != has_state {
                 return Err(refuse(Refusal::ControllerMismatch {
                     cap,
                     controller: c,
-                    level,
+                    level: said,
                     has_state,
                 }));
             }

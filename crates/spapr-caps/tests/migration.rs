@@ -44,6 +44,24 @@ fn the_2019_case_pseries_4_1_same_ic_mode_is_accepted() {
         assert_eq!(ok.basis[CapId::Xive.index()], Basis::ControllerSections);
         assert_eq!(ok.source[CapId::Xics], u8::from(sections.xics));
         assert_eq!(ok.source[CapId::Xive], u8::from(sections.xive));
+        // Same verdict when the stream (say, its header) lists every
+        // effective cap of the source.
+        let all: Vec<(String, u8)> = src
+            .values()
+            .iter()
+            .map(|(c, v)| (c.name().to_string(), v))
+            .collect();
+        let full = check_incoming(
+            &IncomingCaps {
+                machine: src.machine(),
+                cpu: &cpu,
+                caps: &all,
+                controllers: sections,
+            },
+            &dst,
+        )
+        .unwrap_or_else(|r| panic!("ic-mode={mode}, full caps: {r}"));
+        assert_eq!(full.source, ok.source);
     }
 }
 
@@ -177,24 +195,35 @@ fn a_stream_that_contradicts_its_own_sections_is_refused() {
         r.to_string(),
         "cap-xive is 0 in incoming stream but the stream has XIVE state"
     );
-    // A pseries-4.1 stream cannot carry cap-xics at all.
-    let caps = vec![("xics".to_string(), 1u8)];
-    let r = check_incoming(
-        &IncomingCaps {
-            machine: MachineVersion::new(4, 1),
-            cpu: &cpu,
-            caps: &caps,
-            controllers: ControllerSections {
-                xics: true,
-                xive: false,
+    // A pseries-4.1 stream is judged by its sections; values it carries
+    // anyway (a header listing every effective cap) must agree with them.
+    let judge = |caps: Vec<(String, u8)>, xics, xive| {
+        check_incoming(
+            &IncomingCaps {
+                machine: MachineVersion::new(4, 1),
+                cpu: &cpu,
+                caps: &caps,
+                controllers: ControllerSections { xics, xive },
             },
-        },
-        &dst,
+            &dst,
+        )
+    };
+    let a = judge(
+        vec![("xics".to_string(), 1), ("xive".to_string(), 1)],
+        true,
+        true,
     )
-    .unwrap_err();
+    .unwrap();
+    assert_eq!(a.basis[CapId::Xics.index()], Basis::ControllerSections);
+    let r = judge(vec![("xics".to_string(), 0)], true, true).unwrap_err();
     assert_eq!(
         r.to_string(),
-        "cap-xics in incoming stream from pseries-4.1, which predates it"
+        "cap-xics is 0 in incoming stream but the stream has XICS state"
+    );
+    let r = judge(vec![], false, false).unwrap_err();
+    assert_eq!(
+        r.to_string(),
+        "incoming stream carries no interrupt controller state"
     );
     // Garbage from the stream is refused, never a panic.
     for (caps, msg) in [
