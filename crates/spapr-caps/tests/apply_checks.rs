@@ -65,6 +65,20 @@ fn fails(
     }
 }
 
+/// `cap-X=value` pairs of a case.
+type Props = Vec<(&'static str, &'static str)>;
+/// A TCG case: machine, props, CPU, threads per core, message, hint.
+type TcgCase = (
+    &'static str,
+    Props,
+    CpuInfo,
+    u32,
+    &'static str,
+    Option<String>,
+);
+/// A KVM case: props, CPU, accelerator, message, hint.
+type KvmCase = (Props, CpuInfo, Accel, &'static str, Option<String>);
+
 fn hint(s: &str) -> Option<String> {
     Some(s.to_string())
 }
@@ -88,7 +102,7 @@ fn a_full_kvm_host_accepts_the_defaults_silently() {
 fn tcg_failures() {
     let tcg = || Accel::Tcg;
     let p9 = CpuInfo::power9;
-    let cases: Vec<(&str, Vec<(&str, &str)>, CpuInfo, u32, &str, Option<String>)> = vec![
+    let cases: Vec<TcgCase> = vec![
         (
             "pseries-7.2",
             vec![("cap-htm", "on")],
@@ -246,7 +260,7 @@ fn kvm_failures() {
         f(&mut k);
         Accel::Kvm(k)
     };
-    let cases: Vec<(Vec<(&str, &str)>, CpuInfo, Accel, &str, Option<String>)> = vec![
+    let cases: Vec<KvmCase> = vec![
         (vec![("cap-htm", "on")], p9(), with(|k| k.htm = false), "KVM implementation does not support Transactional Memory", hint("Try appending -machine cap-htm=off")),
         (vec![], p9(), with(|k| k.safe_cache = 0), "Requested safe cache capability level not supported by KVM", hint("Try appending -machine cap-cfpc=broken")),
         (vec![("cap-sbbc", "fixed")], p9(), with(|k| k.safe_bounds_check = 1), "Requested safe bounds check capability level not supported by KVM", hint("Try appending -machine cap-sbbc=workaround")),
