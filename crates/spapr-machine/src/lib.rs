@@ -1,0 +1,7 @@
+//! The pseries (sPAPR) machine.
+
+pub mod cas;
+pub mod events;
+pub mod irq;
+pub mod rtas;
+pub mod rtc;
