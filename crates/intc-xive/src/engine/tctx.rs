@@ -184,7 +184,8 @@ impl TctxState {
                 let cppr = self.reg(Ring::Phys, tm::CPPR);
                 let he = if self.reg(Ring::Phys, tm::PIPR) < cppr {
                     Some(tm::NSR_HE_PHYS)
-                } else if self.reg(Ring::Pool, tm::PIPR) < cppr {
+                } else if ipb_to_pipr(self.reg(Ring::Pool, tm::IPB)) < cppr {
+                    // The pool PIPR resets to 0, not 0xFF: use its IPB.
                     Some(tm::NSR_HE_POOL)
                 } else {
                     None
@@ -255,7 +256,7 @@ impl TctxState {
 
     /// Moves the pending priority of `from` into the CPPR of `to`.
     fn take(&mut self, from: Ring, to: Ring) {
-        let cppr = self.reg(from, tm::PIPR);
+        let cppr = ipb_to_pipr(self.reg(from, tm::IPB));
         self.set_reg(to, tm::CPPR, cppr);
         let ipb = self.reg(from, tm::IPB) & !priority_to_ipb(cppr);
         self.set_reg(from, tm::IPB, ipb);
