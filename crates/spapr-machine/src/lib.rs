@@ -1,6 +1,7 @@
 //! The pseries (sPAPR) machine.
 
 pub mod cas;
+pub mod config;
 pub mod events;
 pub mod irq;
 pub mod rtas;
