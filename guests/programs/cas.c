@@ -45,6 +45,8 @@ static void negotiate(bool want_xive)
 	report(rc == H_SUCCESS, "CAS asking for %s: %s", mode, rc_name(rc));
 	if (rc != H_SUCCESS)
 		return;
+	report_info("CAS buffer header bytes: %02x %02x %02x %02x", cas_header[0],
+		    cas_header[1], cas_header[2], cas_header[3]);
 	byte23 = cas_negotiated(OV5_INTC_BYTE);
 	if (byte23 < 0) {
 		int len = 0;

@@ -14,6 +14,7 @@
 #define OV5_LEN		26
 
 static uint8_t *cas_buf;
+uint8_t cas_header[4];
 
 /* The platform-support property exists only in the boot-time tree (the
  * tree CAS returns leaves it out), so it is read once, before any CAS. */
@@ -111,6 +112,7 @@ long cas_call(uint8_t intc, uint8_t mmu, uint8_t radix_ext)
 	rc = hcall(H_CAS, (uint64_t)vec, (uint64_t)cas_buf, CAS_BUF_SIZE);
 	if (rc == H_SUCCESS) {
 		/* A 32-bit version header, then the tree. */
+		memcpy(cas_header, cas_buf, 4);
 		if (!fdt_valid(cas_buf + 4))
 			abort_msg("CAS succeeded but returned no device tree");
 		fdt_adopt(cas_buf + 4);

@@ -28,6 +28,8 @@ int cas_negotiated(int n);
  * device tree the hypervisor returns replaces ours.  Returns the hcall's
  * return code. */
 long cas_call(uint8_t intc, uint8_t mmu, uint8_t radix_ext);
+/* The 4 header bytes the last successful cas_call found before the tree. */
+extern uint8_t cas_header[4];
 /* CAS asking for XIVE (true) or XICS, with the MMU bytes the platform
  * offers (radix + GTSE when offered).  Returns the hcall's rc. */
 long cas_request(bool xive);
