@@ -8,6 +8,10 @@
 //!   CPPR, MFRR/IPI, poll, `ibm,set-xive`-style routing, reset). It needs no
 //!   registry and no machine: give it an [`spapr_irq::IrqLine`] per vCPU
 //!   and call it (see `examples/two_presenters.rs`);
+//! - the **sPAPR controller** ([`SpaprXics`]): the
+//!   [`spapr_irq::InterruptController`] a pseries machine drives, with the
+//!   hypercalls, RTAS calls, device-tree node, `info pic` text and migration
+//!   sections, registered as backend `"xics"`.
 //!
 //! Behaviour is QEMU's (hw/intc/xics.c, xics_spapr.c) except where a Linux
 //! guest or KVM expects better, each documented where it is implemented:
@@ -26,9 +30,11 @@ mod ics;
 pub mod info;
 pub mod pending;
 pub mod source;
+pub mod spapr;
 pub mod state;
 
 pub use engine::{Xics, XicsConfig};
 pub use error::XicsError;
 pub use icp::{PresenterState, XICS_IPI, XISR_MASK};
 pub use source::{SourceKind, SourceState};
+pub use spapr::SpaprXics;

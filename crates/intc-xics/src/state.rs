@@ -12,7 +12,7 @@
 //! that every claimed source names a server the destination has (and one
 //! with a vCPU when the source is unmasked), and that a presenter's XISR is
 //! nothing, the IPI or a source of this ICS. The resend QEMU does after a
-//! load is the sPAPR controller's `post_load` (run on the active controller
+//! load is [`crate::SpaprXics`]'s `post_load` (run on the active controller
 //! only, as in QEMU).
 
 use std::sync::Arc;
