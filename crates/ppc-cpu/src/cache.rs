@@ -1,0 +1,173 @@
+//! The decoded-block cache.
+//!
+//! Blocks are decoded once per (real address, decode context) and never
+//! span a 4 KiB page. Each block remembers its page's generation in
+//! [`crate::CpuShared`]; a store to a page holding code, or `icbi`, bumps
+//! the generation and the block is re-decoded on its next lookup. A
+//! direct-mapped jump table keyed by (EA, MSR context) finds the block for
+//! the next NIP without translating; it is cleared whenever this vCPU's
+//! translations are flushed.
+
+use std::collections::HashMap;
+
+use crate::cpu::Cpu;
+use crate::decode::{decode, ends_block, DecodeCtx, D};
+use crate::excp::Fault;
+use crate::mem::Access;
+use crate::regs::msr;
+
+/// Longest block, in instructions.
+const MAX_BLOCK: usize = 128;
+/// Jump-table entries.
+const JUMP_SIZE: usize = 4096;
+/// Cached instructions beyond which the whole cache is dropped.
+const MAX_CACHED_INSNS: usize = 1 << 21;
+
+/// One decoded block.
+pub(crate) struct Block {
+    pub pa: u64,
+    pub gen: u32,
+    /// Bytes covered (EA after the block = start + bytes).
+    pub bytes: u32,
+    pub insns: Box<[D]>,
+}
+
+#[derive(Clone, Copy)]
+struct JumpEntry {
+    ea: u64,
+    ctx: u32,
+    idx: u32,
+}
+
+const NO_JUMP: JumpEntry = JumpEntry {
+    ea: u64::MAX,
+    ctx: u32::MAX,
+    idx: 0,
+};
+
+/// Per-vCPU block cache.
+pub(crate) struct BlockCache {
+    pub blocks: Vec<Block>,
+    map: HashMap<(u64, u32), u32>,
+    jump: Box<[JumpEntry]>,
+    epoch: u64,
+    cached_insns: usize,
+    /// Blocks decoded since creation (statistics).
+    pub decoded: u64,
+}
+
+/// The MSR bits that select a block (fetch endianness, relocation,
+/// privilege for the translation, trace mode for one-instruction blocks).
+#[inline]
+pub(crate) fn block_ctx(m: u64) -> u32 {
+    (m & (msr::LE | msr::IR | msr::PR | msr::SE | msr::BE)) as u32
+}
+
+impl BlockCache {
+    pub fn new() -> Self {
+        BlockCache {
+            blocks: Vec::new(),
+            map: HashMap::new(),
+            jump: vec![NO_JUMP; JUMP_SIZE].into_boxed_slice(),
+            epoch: 0,
+            cached_insns: 0,
+            decoded: 0,
+        }
+    }
+
+    /// Drops every block (compat mode change, cache full).
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+        self.map.clear();
+        self.jump.fill(NO_JUMP);
+        self.cached_insns = 0;
+    }
+
+    /// Finds (or decodes) the block at the CPU's NIP.
+    #[inline]
+    pub fn lookup(&mut self, cpu: &mut Cpu) -> Result<u32, Fault> {
+        if cpu.xlate_epoch != self.epoch {
+            self.epoch = cpu.xlate_epoch;
+            self.jump.fill(NO_JUMP);
+        }
+        let ea = cpu.nip;
+        let ctx = block_ctx(cpu.msr);
+        let slot = ((ea >> 2) as usize) & (JUMP_SIZE - 1);
+        let j = self.jump[slot];
+        if j.ea == ea && j.ctx == ctx {
+            let b = &self.blocks[j.idx as usize];
+            if cpu.shared.page_gen(b.pa >> 12) == b.gen {
+                return Ok(j.idx);
+            }
+        }
+        self.lookup_slow(cpu, ea, ctx, slot)
+    }
+
+    #[inline(never)]
+    fn lookup_slow(&mut self, cpu: &mut Cpu, ea: u64, ctx: u32, slot: usize) -> Result<u32, Fault> {
+        let (pa, _) = cpu.translate(ea, Access::Fetch)?;
+        if cpu.ram.host(pa, 4).is_none() {
+            return Err(Cpu::bad_real_address(Access::Fetch, ea));
+        }
+        let idx = match self.map.get(&(pa, ctx)) {
+            Some(&i) if cpu.shared.page_gen(pa >> 12) == self.blocks[i as usize].gen => i,
+            _ => self.decode_block(cpu, pa, ctx),
+        };
+        self.jump[slot] = JumpEntry { ea, ctx, idx };
+        Ok(idx)
+    }
+
+    fn decode_block(&mut self, cpu: &mut Cpu, pa: u64, ctx: u32) -> u32 {
+        if self.cached_insns > MAX_CACHED_INSNS {
+            self.clear();
+        }
+        let page = pa >> 12;
+        if !cpu.shared.is_code(page) {
+            // Stores to this page must now take the slow path (which
+            // invalidates): drop this vCPU's write entries.
+            cpu.tlb.flush();
+        }
+        let gen = cpu.shared.mark_code(page);
+        let le = ctx as u64 & msr::LE != 0;
+        let single = ctx as u64 & (msr::SE | msr::BE) != 0;
+        let cx = DecodeCtx {
+            isa: cpu.isa(),
+            prefixed: cpu.model.prefixed && cpu.isa() >= crate::IsaLevel::V3_10,
+        };
+        let page_end = (pa | 0xfff) + 1;
+        let word = |a: u64| -> u32 {
+            let mut b = [0u8; 4];
+            cpu.ram.read_bytes(a, &mut b);
+            if le {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            }
+        };
+        let mut insns = Vec::with_capacity(16);
+        let mut a = pa;
+        while a < page_end && insns.len() < MAX_BLOCK {
+            let w = word(a);
+            let next = (a + 4 < page_end && (a & 63) != 60).then(|| word(a + 4));
+            let mut d = decode(w, next, cx);
+            d.off = (a - pa) as u16;
+            a += d.len as u64;
+            let end = ends_block(&d);
+            insns.push(d);
+            if end || single {
+                break;
+            }
+        }
+        self.cached_insns += insns.len();
+        self.decoded += 1;
+        let idx = self.blocks.len() as u32;
+        self.blocks.push(Block {
+            pa,
+            gen,
+            bytes: (a - pa) as u32,
+            insns: insns.into_boxed_slice(),
+        });
+        self.map.insert((pa, ctx), idx);
+        idx
+    }
+}

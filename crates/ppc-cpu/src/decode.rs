@@ -1,0 +1,714 @@
+//! Instruction decoding into the compact form the interpreter runs.
+//!
+//! Each 32-bit word (or 64-bit prefixed pair) becomes one [`D`]: a kind and
+//! pre-extracted operands, with immediates sign-extended and shifted,
+//! rotate masks precomputed and `(RA|0)` operands pointing at the zero
+//! pseudo register, so the hot loop does no field extraction.
+
+use crate::cpu::ZERO_REG;
+use crate::model::IsaLevel;
+
+/// Instruction kinds. Operand use is noted per group; `rt` doubles as RS
+/// and `x` carries Rc (bit 0), OE (bit 1) or a small sub-field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+#[allow(missing_docs)]
+pub(crate) enum K {
+    // Immediate arithmetic / logical.
+    Addi,
+    Addic,
+    Subfic,
+    Mulli,
+    Ori,
+    Xori,
+    AndiRc,
+    Cmpi,
+    Cmpli,
+    // XO-form arithmetic (x: bit0 Rc, bit1 OE).
+    Add,
+    Addc,
+    Adde,
+    Addme,
+    Addze,
+    Subf,
+    Subfc,
+    Subfe,
+    Subfme,
+    Subfze,
+    Neg,
+    Mullw,
+    Mulld,
+    Mulhw,
+    Mulhwu,
+    Mulhd,
+    Mulhdu,
+    Divw,
+    Divwu,
+    Divd,
+    Divdu,
+    Divwe,
+    Divweu,
+    Divde,
+    Divdeu,
+    Modsw,
+    Moduw,
+    Modsd,
+    Modud,
+    Maddhd,
+    Maddhdu,
+    Maddld,
+    Addex,
+    // X-form logical (ra = rs op rb).
+    And,
+    Andc,
+    Or,
+    Orc,
+    Xor,
+    Nor,
+    Nand,
+    Eqv,
+    Extsb,
+    Extsh,
+    Extsw,
+    Cntlzw,
+    Cntlzd,
+    Cnttzw,
+    Cnttzd,
+    Popcntb,
+    Popcntw,
+    Popcntd,
+    Prtyw,
+    Prtyd,
+    Cmpb,
+    Bpermd,
+    Brh,
+    Brw,
+    Brd,
+    // Shifts and rotates (imm = mask, x = shift / Rc in rb slot).
+    Slw,
+    Srw,
+    Sraw,
+    Srawi,
+    Sld,
+    Srd,
+    Srad,
+    Sradi,
+    Extswsli,
+    Rlwinm,
+    Rlwnm,
+    Rlwimi,
+    Rldic,
+    Rldcx,
+    Rldimi,
+    // Compares and CR.
+    Cmp,
+    Cmpl,
+    Cmprb,
+    Cmpeqb,
+    Setb,
+    Setbc,
+    Isel,
+    Mcrf,
+    Mcrxrx,
+    CrLogic,
+    Mfcr,
+    Mfocrf,
+    Mtcrf,
+    Addpcis,
+    // Loads (EA = g[ra] + g[rb] + imm).
+    Lbz,
+    Lhz,
+    Lha,
+    Lwz,
+    Lwa,
+    Ld,
+    LbzU,
+    LhzU,
+    LhaU,
+    LwzU,
+    LwaU,
+    LdU,
+    Lhbrx,
+    Lwbrx,
+    Ldbrx,
+    Stb,
+    Sth,
+    Stw,
+    Std,
+    StbU,
+    SthU,
+    StwU,
+    StdU,
+    Sthbrx,
+    Stwbrx,
+    Stdbrx,
+    Lmw,
+    Stmw,
+    Lswi,
+    Lswx,
+    Stswi,
+    Stswx,
+    Lq,
+    Stq,
+    Larx,
+    Stcx,
+    Dcbz,
+    Icbi,
+    /// Prefixed load: x = size | 0x10 signed | 0x20 PC-relative.
+    PLoad,
+    /// Prefixed store: x = size | 0x20 PC-relative.
+    PStore,
+    Paddi,
+    // Branches (imm = displacement, x: bit0 LK, bit1 AA; rt = BO, ra = BI).
+    B,
+    Bc,
+    Bclr,
+    Bcctr,
+    Bctar,
+    // System.
+    Sc,
+    Rfid,
+    Mfmsr,
+    Mtmsr,
+    Mtmsrd,
+    Mfspr,
+    Mtspr,
+    Mftb,
+    Isync,
+    Nop,
+    PrioNop,
+    Tlbie,
+    Tlbiel,
+    Msgsndp,
+    Msgclrp,
+    Wait,
+    Trap,
+    TrapI,
+    Darn,
+    /// Program interrupt, illegal instruction (x: 1 = prefixed).
+    Illegal,
+    /// Privileged-only instruction in problem state handled at run time.
+    FpUnavail,
+    VecUnavail,
+    VsxUnavail,
+    /// A valid instruction this emulator does not implement.
+    Unimpl,
+}
+
+/// One decoded instruction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct D {
+    pub imm: u64,
+    pub k: K,
+    pub rt: u8,
+    pub ra: u8,
+    pub rb: u8,
+    pub x: u8,
+    /// Byte offset of the instruction from its block's start.
+    pub off: u16,
+    /// Length in bytes (4 or 8).
+    pub len: u8,
+}
+
+impl D {
+    fn new(k: K) -> D {
+        D {
+            imm: 0,
+            k,
+            rt: 0,
+            ra: 0,
+            rb: ZERO_REG as u8,
+            x: 0,
+            off: 0,
+            len: 4,
+        }
+    }
+}
+
+/// Features that change decoding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeCtx {
+    pub isa: IsaLevel,
+    pub prefixed: bool,
+}
+
+/// MASK(mb, me) in ISA bit numbering on 64 bits.
+pub(crate) fn mask64(mb: u32, me: u32) -> u64 {
+    let a = u64::MAX >> mb;
+    let b = u64::MAX << (63 - me);
+    if mb <= me {
+        a & b
+    } else {
+        a | b
+    }
+}
+
+fn ra0(r: u32) -> u8 {
+    if r == 0 {
+        ZERO_REG as u8
+    } else {
+        r as u8
+    }
+}
+
+/// Whether the kind ends a decoded block.
+pub(crate) fn ends_block(d: &D) -> bool {
+    use K::*;
+    match d.k {
+        B | Bc | Bclr | Bcctr | Bctar | Sc | Rfid | Mtmsr | Mtmsrd | Isync | Icbi | Tlbie
+        | Tlbiel | Msgsndp | Msgclrp | Wait | Illegal | FpUnavail | VecUnavail | VsxUnavail
+        | Unimpl | Stcx => true,
+        Mtspr => !matches!(d.imm, 1 | 8 | 9 | 256 | 272..=275 | 815),
+        _ => false,
+    }
+}
+
+/// Decodes one instruction word; `next` is the following word (for
+/// prefixed instructions), if available in the same page.
+pub(crate) fn decode(w: u32, next: Option<u32>, cx: DecodeCtx) -> D {
+    let op = w >> 26;
+    let rt = (w >> 21) & 31;
+    let ra = (w >> 16) & 31;
+    let rb = (w >> 11) & 31;
+    let si = (w & 0xffff) as i16 as i64 as u64;
+    let ui = (w & 0xffff) as u64;
+    let v300 = cx.isa >= IsaLevel::V3_00;
+    let mut d = D::new(K::Illegal);
+    d.rt = rt as u8;
+    d.ra = ra as u8;
+    macro_rules! k {
+        ($k:expr) => {{
+            d.k = $k;
+            d
+        }};
+    }
+    let ill = |mut d: D| {
+        d.k = K::Illegal;
+        d
+    };
+    match op {
+        1 => match next {
+            Some(s) if cx.prefixed => decode_prefixed(w, s),
+            _ if cx.prefixed => {
+                d.x = 1;
+                k!(K::Illegal)
+            }
+            _ => d,
+        },
+        2 | 3 => {
+            d.imm = si;
+            d.x = (op == 2) as u8;
+            k!(K::TrapI)
+        }
+        4 => {
+            let xo = w & 0x3f;
+            if v300 && (48..=51).contains(&xo) && xo != 50 {
+                d.rb = rb as u8;
+                d.x = ((w >> 6) & 31) as u8; // RC register
+                return k!(match xo {
+                    48 => K::Maddhd,
+                    49 => K::Maddhdu,
+                    _ => K::Maddld,
+                });
+            }
+            if vmx_known(w) {
+                k!(K::VecUnavail)
+            } else {
+                d
+            }
+        }
+        7 => {
+            d.imm = si;
+            d.ra = ra as u8;
+            k!(K::Mulli)
+        }
+        8 => {
+            d.imm = si;
+            k!(K::Subfic)
+        }
+        10 | 11 => {
+            d.x = (rt >> 2) as u8; // BF
+            d.rt = (rt & 1) as u8; // L
+            d.imm = if op == 11 { si } else { ui };
+            k!(if op == 11 { K::Cmpi } else { K::Cmpli })
+        }
+        12 | 13 => {
+            d.imm = si;
+            d.x = (op == 13) as u8;
+            k!(K::Addic)
+        }
+        14 | 15 => {
+            d.imm = if op == 15 { si << 16 } else { si };
+            d.ra = ra0(ra);
+            k!(K::Addi)
+        }
+        16 => {
+            d.imm = (w & 0xfffc) as i16 as i64 as u64;
+            d.x = (w & 3) as u8;
+            k!(K::Bc)
+        }
+        17 => {
+            if w & 2 != 0 {
+                d.x = ((w >> 5) & 0x7f) as u8;
+                k!(K::Sc)
+            } else {
+                // scv: facility unavailable without FSCR[SCV]; not offered.
+                k!(K::Illegal)
+            }
+        }
+        18 => {
+            let li = ((w & 0x03ff_fffc) << 6) as i32 >> 6;
+            d.imm = li as i64 as u64;
+            d.x = (w & 3) as u8;
+            k!(K::B)
+        }
+        19 => decode_19(w, d, v300),
+        20 | 21 | 23 => {
+            let mb = (w >> 6) & 31;
+            let me = (w >> 1) & 31;
+            d.imm = mask64(mb + 32, me + 32);
+            d.rb = rb as u8;
+            d.x = (w & 1) as u8;
+            k!(match op {
+                20 => K::Rlwimi,
+                21 => K::Rlwinm,
+                _ => K::Rlwnm,
+            })
+        }
+        24 | 25 => {
+            if op == 24 && w == 0x6000_0000 {
+                return k!(K::Nop);
+            }
+            d.imm = if op == 25 { ui << 16 } else { ui };
+            k!(K::Ori)
+        }
+        26 | 27 => {
+            d.imm = if op == 27 { ui << 16 } else { ui };
+            k!(K::Xori)
+        }
+        28 | 29 => {
+            d.imm = if op == 29 { ui << 16 } else { ui };
+            k!(K::AndiRc)
+        }
+        30 => decode_30(w, d),
+        31 => crate::decode31::decode_31(w, d, cx),
+        32..=45 => {
+            d.imm = si;
+            let upd = op & 1 == 1;
+            if upd && (ra == 0 || (op < 36 || (40..44).contains(&op)) && ra == rt) {
+                return ill(d);
+            }
+            if !upd {
+                d.ra = ra0(ra);
+            }
+            k!(match op {
+                32 => K::Lwz,
+                33 => K::LwzU,
+                34 => K::Lbz,
+                35 => K::LbzU,
+                36 => K::Stw,
+                37 => K::StwU,
+                38 => K::Stb,
+                39 => K::StbU,
+                40 => K::Lhz,
+                41 => K::LhzU,
+                42 => K::Lha,
+                43 => K::LhaU,
+                44 => K::Sth,
+                _ => K::SthU,
+            })
+        }
+        46 | 47 => {
+            d.imm = si;
+            d.ra = ra0(ra);
+            if op == 46 && ra != 0 && ra >= rt {
+                return ill(d);
+            }
+            k!(if op == 46 { K::Lmw } else { K::Stmw })
+        }
+        48..=55 => k!(K::FpUnavail),
+        56 => {
+            // lq (privileged); RTp must be even and differ from RA.
+            d.imm = (w & 0xfff0) as i16 as i64 as u64;
+            if rt & 1 != 0 || rt == ra {
+                return ill(d);
+            }
+            d.ra = ra0(ra);
+            k!(K::Lq)
+        }
+        57 => match w & 3 {
+            0 => k!(K::FpUnavail),
+            _ => k!(K::VecUnavail),
+        },
+        58 => {
+            d.imm = (w & 0xfffc) as i16 as i64 as u64;
+            match w & 3 {
+                0 => {
+                    d.ra = ra0(ra);
+                    k!(K::Ld)
+                }
+                1 => {
+                    if ra == 0 || ra == rt {
+                        return ill(d);
+                    }
+                    k!(K::LdU)
+                }
+                2 => {
+                    d.ra = ra0(ra);
+                    k!(K::Lwa)
+                }
+                _ => ill(d),
+            }
+        }
+        59 | 63 => k!(K::FpUnavail),
+        60 => k!(K::VsxUnavail),
+        61 => match w & 3 {
+            0 => k!(K::FpUnavail),
+            _ => k!(K::VecUnavail),
+        },
+        62 => {
+            d.imm = (w & 0xfffc) as i16 as i64 as u64;
+            match w & 3 {
+                0 => {
+                    d.ra = ra0(ra);
+                    k!(K::Std)
+                }
+                1 => {
+                    if ra == 0 {
+                        return ill(d);
+                    }
+                    k!(K::StdU)
+                }
+                2 => {
+                    if rt & 1 != 0 {
+                        return ill(d);
+                    }
+                    d.ra = ra0(ra);
+                    k!(K::Stq)
+                }
+                _ => ill(d),
+            }
+        }
+        _ => d,
+    }
+}
+
+/// Whether an opcode-4 word is a VMX instruction (so that it raises
+/// "vector unavailable" rather than an illegal-instruction interrupt).
+fn vmx_known(w: u32) -> bool {
+    let va = w & 0x3f;
+    if (32..=47).contains(&va) || (59..=63).contains(&va) {
+        return true;
+    }
+    let vx = w & 0x7ff;
+    // VC-form compares: xo in the low 10 bits, Rc at 0x400.
+    let vc = w & 0x3ff;
+    const VX: &[u32] = &[
+        0, 64, 128, 192, 256, 320, 384, 512, 576, 640, 768, 832, 896, 1024, 1088, 1152, 1216, 1280,
+        1344, 1408, 1536, 1600, 1664, 1792, 1856, 1920, 1028, 1092, 1156, 1220, 1284, 1348, 1412,
+        1668, 652, 524, 588, 780, 844, 908, 1540, 1604, 2, 66, 130, 194, 258, 322, 386, 450, 514,
+        578, 642, 706, 770, 834, 898, 962, 4, 68, 132, 196, 260, 324, 388, 452, 516, 580, 644, 708,
+        772, 836, 900, 964, 12, 76, 140, 268, 332, 396, 14, 78, 142, 206, 270, 334, 398, 462, 526,
+        590, 654, 718, 8, 72, 136, 200, 264, 328, 392, 456, 1026, 1090, 1154, 1282, 1346, 1410,
+        1544, 1608, 1672, 1800, 1928, 10, 74, 138, 202, 266, 330, 394, 458, 522, 586, 650, 714,
+        778, 842, 906, 970,
+    ];
+    const VC: &[u32] = &[
+        6, 70, 134, 199, 198, 518, 582, 646, 710, 774, 838, 902, 966, 7, 71, 135, 263, 327, 391,
+        455, 454, 966,
+    ];
+    VX.contains(&vx) || VC.contains(&vc)
+}
+
+fn decode_19(w: u32, mut d: D, v300: bool) -> D {
+    let xo = (w >> 1) & 0x3ff;
+    let rt = (w >> 21) & 31;
+    let ra = (w >> 16) & 31;
+    let rb = (w >> 11) & 31;
+    if (w >> 1) & 31 == 2 && v300 {
+        // addpcis: d = d0 || d1 || d2.
+        let d0 = (w >> 6) & 0x3ff;
+        let d1 = (w >> 16) & 31;
+        let d2 = w & 1;
+        let v = ((d0 << 6) | (d1 << 1) | d2) as u16 as i16 as i64;
+        d.imm = (v << 16) as u64;
+        d.k = K::Addpcis;
+        return d;
+    }
+    d.k = match xo {
+        0 => {
+            d.x = (rt >> 2) as u8;
+            d.ra = (ra >> 2) as u8;
+            K::Mcrf
+        }
+        16 => {
+            d.x = (w & 1) as u8;
+            K::Bclr
+        }
+        528 => {
+            d.x = (w & 1) as u8;
+            K::Bcctr
+        }
+        560 => {
+            d.x = (w & 1) as u8;
+            K::Bctar
+        }
+        18 => K::Rfid,
+        150 => K::Isync,
+        33 | 129 | 193 | 225 | 257 | 289 | 417 | 449 => {
+            d.rb = rb as u8;
+            d.x = (xo >> 5) as u8; // operation selector
+            K::CrLogic
+        }
+        274 | 82 => K::Unimpl, // hrfid / rfscv
+        _ => K::Illegal,
+    };
+    d
+}
+
+fn decode_30(w: u32, mut d: D) -> D {
+    let sh = ((w >> 11) & 31) | (((w >> 1) & 1) << 5);
+    let mbe = ((w >> 6) & 31) | (((w >> 5) & 1) << 5);
+    d.x = (w & 1) as u8;
+    d.rb = sh as u8;
+    match (w >> 2) & 7 {
+        0 => {
+            d.imm = mask64(mbe, 63);
+            d.k = K::Rldic;
+        }
+        1 => {
+            d.imm = mask64(0, mbe);
+            d.k = K::Rldic;
+        }
+        2 => {
+            d.imm = mask64(mbe, 63 - sh);
+            d.k = K::Rldic;
+        }
+        3 => {
+            d.imm = mask64(mbe, 63 - sh);
+            d.k = K::Rldimi;
+        }
+        4 => {
+            d.rb = ((w >> 11) & 31) as u8;
+            d.imm = match (w >> 1) & 15 {
+                8 => mask64(mbe, 63),
+                9 => mask64(0, mbe),
+                _ => {
+                    d.k = K::Illegal;
+                    return d;
+                }
+            };
+            d.k = K::Rldcx;
+        }
+        _ => d.k = K::Illegal,
+    }
+    d
+}
+
+fn decode_prefixed(p: u32, s: u32) -> D {
+    let mut d = D::new(K::Illegal);
+    d.len = 8;
+    d.x = 1; // an illegal prefixed pair reports SRR1[PREFIXED]
+    let ptype = (p >> 24) & 3;
+    let r = (p >> 20) & 1;
+    let imm18 = (p & 0x3ffff) as u64;
+    let op = s >> 26;
+    let rt = (s >> 21) & 31;
+    let ra = (s >> 16) & 31;
+    let imm = ((((imm18 << 16) | (s & 0xffff) as u64) << 30) as i64 >> 30) as u64;
+    if r == 1 && ra != 0 {
+        return d;
+    }
+    d.rt = rt as u8;
+    d.ra = ra0(ra);
+    d.imm = imm;
+    let pcrel = if r == 1 { 0x20 } else { 0 };
+    let (k, x) = match (ptype, op) {
+        (2, 14) => (K::Paddi, pcrel),
+        (2, 32) => (K::PLoad, 4 | pcrel),
+        (2, 34) => (K::PLoad, 1 | pcrel),
+        (2, 40) => (K::PLoad, 2 | pcrel),
+        (2, 42) => (K::PLoad, 2 | 0x10 | pcrel),
+        (2, 36) => (K::PStore, 4 | pcrel),
+        (2, 38) => (K::PStore, 1 | pcrel),
+        (2, 44) => (K::PStore, 2 | pcrel),
+        (0, 41) => (K::PLoad, 4 | 0x10 | pcrel),
+        (0, 57) => (K::PLoad, 8 | pcrel),
+        (0, 61) => (K::PStore, 8 | pcrel),
+        (2, 48..=55)
+        | (0, 42..=43)
+        | (0, 46..=47)
+        | (0, 50..=51)
+        | (0, 54..=55)
+        | (0, 58..=59)
+        | (0, 62..=63) => (K::FpUnavail, 0),
+        _ => return d,
+    };
+    d.k = k;
+    d.x = x;
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P9: DecodeCtx = DecodeCtx {
+        isa: IsaLevel::V3_00,
+        prefixed: false,
+    };
+    const P10: DecodeCtx = DecodeCtx {
+        isa: IsaLevel::V3_10,
+        prefixed: true,
+    };
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask64(0, 63), u64::MAX);
+        assert_eq!(mask64(32, 63), 0xffff_ffff);
+        assert_eq!(mask64(63, 0), 0x8000_0000_0000_0001);
+        assert_eq!(mask64(48, 55), 0xff00);
+    }
+
+    #[test]
+    fn immediates() {
+        // addi r3,r0,-1 -> li
+        let d = decode(0x3860_ffff, None, P9);
+        assert_eq!(d.k, K::Addi);
+        assert_eq!(d.ra as usize, ZERO_REG);
+        assert_eq!(d.imm, u64::MAX);
+        // addis r3,r3,0x8000 shifts and sign-extends
+        let d = decode(0x3c63_8000, None, P9);
+        assert_eq!(d.imm, 0xffff_ffff_8000_0000);
+        // b .-4
+        let d = decode(0x4bff_fffc, None, P9);
+        assert_eq!((d.k, d.imm as i64), (K::B, -4));
+    }
+
+    #[test]
+    fn illegal_and_prefixed() {
+        assert_eq!(decode(0, None, P9).k, K::Illegal);
+        assert_eq!(decode(0x1234_5678, None, P9).k, K::Illegal);
+        // The kvm-unit-tests prefixed pair: an invalid suffix on POWER10.
+        let d = decode(0x0400_0123, Some(0x00ba_dc0d), P10);
+        assert_eq!((d.k, d.x, d.len), (K::Illegal, 1, 8));
+        // pld r3, 16(r4)
+        let d = decode(
+            0x0400_0000,
+            Some((57 << 26) | (3 << 21) | (4 << 16) | 16),
+            P10,
+        );
+        assert_eq!((d.k, d.x, d.imm), (K::PLoad, 8, 16));
+        // Prefixes are illegal before POWER10.
+        assert_eq!(decode(0x0400_0000, Some(0), P9).len, 4);
+    }
+
+    #[test]
+    fn update_forms_validate_ra() {
+        // lwzu r3,0(r0) is an invalid form.
+        assert_eq!(decode(0x8460_0000, None, P9).k, K::Illegal);
+        // lwzu r3,0(r3) too.
+        assert_eq!(decode(0x8463_0000, None, P9).k, K::Illegal);
+        assert_eq!(decode(0x8464_0000, None, P9).k, K::LwzU);
+    }
+}

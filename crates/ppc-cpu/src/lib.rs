@@ -1,0 +1,52 @@
+//! A PowerPC 64 (Book3S, ISA 2.07-3.1) vCPU for pseries guests.
+//!
+//! - [`model`]: CPU models (PVR, ISA level, compat modes, CAS PVR
+//!   negotiation, `-cpu help`).
+//! - [`Vcpu`]: architected state, an interpreter over a cache of decoded
+//!   blocks, exceptions, timebase and decrementer, the radix MMU, and the
+//!   exits the machine handles ([`VcpuExit`]).
+//! - [`CpuShared`] (one per machine): code-page generations, TLB-flush
+//!   broadcast, the process table, reservations. [`SmtCore`] (one per
+//!   core): doorbells.
+//!
+//! The hash MMU is not implemented; see [`mmu`](crate::RadixTranslation).
+//! Floating point and vector instructions raise their "unavailable"
+//! interrupts while the facility is off and exit with
+//! [`VcpuExit::Unimplemented`] when the guest enables it.
+//!
+//! Design notes: the hot loop runs decoded blocks (one per real address and
+//! MSR context, never crossing a page) out of a per-vCPU cache, with a
+//! direct-mapped jump table keyed by EA; data accesses go through a
+//! direct-mapped software TLB holding host addresses, so a RAM access on
+//! the fast path is a tag compare and a host load or store. Stores to pages
+//! holding decoded code and `icbi` bump a per-page generation shared by all
+//! vCPUs, which invalidates stale blocks lazily. Nothing allocates per
+//! instruction.
+
+mod alu;
+pub mod asm;
+mod cache;
+mod cpu;
+mod decode;
+mod decode31;
+mod excp;
+mod exec;
+mod mem;
+mod mmu;
+pub mod model;
+pub mod regs;
+mod shared;
+mod spr;
+mod state;
+mod system;
+mod timebase;
+mod vcpu;
+
+pub use excp::vector;
+pub use mmu::RadixTranslation;
+pub use model::{cpu_help, CpuModel, Family, IsaLevel};
+pub use shared::{CpuShared, SmtCore, VcpuWaker};
+pub use spr::spr_count;
+pub use state::{StateError, VcpuState};
+pub use timebase::{Timebase, TIMEBASE_HZ};
+pub use vcpu::{ExternalInterrupt, MmioRequest, MmioResult, Vcpu, VcpuExit};

@@ -1,0 +1,610 @@
+//! The public vCPU: creation, reset, the run loop and its exits, the
+//! setters the machine uses (H_SET_MODE, start-cpu, compat mode).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use vm_memory::GuestMemoryMmap;
+
+use crate::cache::BlockCache;
+use crate::cpu::{Cpu, ZERO_REG};
+use crate::decode::K;
+use crate::excp::{vector, Fault};
+use crate::mem::{Access, Ram, Tlb};
+use crate::model::{CpuModel, IsaLevel};
+use crate::regs::{lpcr, msr, spr};
+use crate::shared::{CpuShared, SmtCore};
+use crate::spr::spr_table;
+use crate::timebase::{Decrementer, Timebase};
+
+/// The external-interrupt input of a vCPU (the OR of the lines the
+/// interrupt controllers drive). Polled at block boundaries and right after
+/// instructions that unmask interrupts.
+pub trait ExternalInterrupt: Send + Sync {
+    /// Whether an external interrupt is asserted.
+    fn asserted(&self) -> bool;
+}
+
+impl ExternalInterrupt for AtomicU32 {
+    fn asserted(&self) -> bool {
+        self.load(Ordering::Acquire) != 0
+    }
+}
+
+/// An access outside RAM that the machine must complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmioRequest {
+    /// Real (guest physical) address.
+    pub addr: u64,
+    /// Size in bytes (1, 2, 4 or 8).
+    pub size: u8,
+    /// For a store: the value whose big-endian representation over `size`
+    /// bytes is what the CPU puts on the bus (a little-endian guest's
+    /// `stw 0x11223344` gives 0x44332211). `None` for a load.
+    pub write: Option<u64>,
+}
+
+impl MmioRequest {
+    /// The bus bytes of a store, in address order.
+    pub fn bus_bytes(&self) -> Vec<u8> {
+        let v = self.write.unwrap_or(0);
+        let n = self.size as usize;
+        (0..n).map(|i| (v >> (8 * (n - 1 - i))) as u8).collect()
+    }
+}
+
+/// How the machine completes an MMIO request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MmioResult {
+    /// Done; for a load, the value in the same convention as
+    /// [`MmioRequest::write`] (big-endian interpretation of the bus bytes).
+    Done(u64),
+    /// Nothing answers at this address: the guest takes a machine check.
+    Unassigned,
+}
+
+/// Why [`Vcpu::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VcpuExit {
+    /// `sc 1` from privileged state: opcode in r3, arguments in r4..r12
+    /// (also given here). NIP already points after the `sc`; the machine
+    /// writes r3.. with [`Vcpu::set_hcall_result`] and runs again.
+    Hcall {
+        /// r3.
+        opcode: u64,
+        /// r4..r12.
+        args: [u64; 9],
+    },
+    /// A load or store outside RAM; complete it with
+    /// [`Vcpu::complete_mmio`] before running again.
+    Mmio(MmioRequest),
+    /// The guest executed `wait`: idle until an interrupt is pending
+    /// ([`Vcpu::interrupt_pending`], [`Vcpu::time_to_next_event`]).
+    Idle,
+    /// A valid instruction this emulator does not implement.
+    Unimplemented {
+        /// Its address.
+        nip: u64,
+        /// The instruction word.
+        word: u32,
+    },
+    /// Machine check with MSR[ME]=0: the CPU is checkstopped.
+    Checkstop,
+    /// The instruction budget ran out (check stop requests, run again).
+    BudgetExhausted,
+}
+
+/// One PowerPC 64 hardware thread.
+pub struct Vcpu {
+    pub(crate) cpu: Cpu,
+    pub(crate) cache: BlockCache,
+}
+
+impl std::fmt::Debug for Vcpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vcpu")
+            .field("model", &self.cpu.model.name)
+            .field("pir", &self.cpu.pir)
+            .field("nip", &format_args!("{:#x}", self.cpu.nip))
+            .field("msr", &format_args!("{:#x}", self.cpu.msr))
+            .finish()
+    }
+}
+
+/// Instructions between decrementer polls while nothing else forces one.
+const TIMER_POLL: u64 = 4096;
+
+impl Vcpu {
+    /// A vCPU of `model` with processor id `pir`, on guest RAM `mem`,
+    /// sharing `shared` and `timebase` with the machine's other vCPUs. It
+    /// starts in the reset state ([`Vcpu::reset`]).
+    pub fn new(
+        model: &'static CpuModel,
+        mem: &GuestMemoryMmap,
+        shared: Arc<CpuShared>,
+        timebase: Timebase,
+        pir: u32,
+    ) -> Vcpu {
+        let cpu = Cpu {
+            g: [0; 64],
+            cr: 0,
+            xer: 0,
+            ca: false,
+            ca32: false,
+            lr: 0,
+            ctr: 0,
+            msr: 0,
+            nip: 0,
+            le: false,
+            ea_mask: u64::MAX,
+            dctx: 0,
+            tlb: Tlb::new(),
+            ram: Ram::new(mem),
+            shared,
+            stop_block: false,
+            recheck: true,
+            tar: 0,
+            srr0: 0,
+            srr1: 0,
+            dar: 0,
+            dsisr: 0,
+            cfar: 0,
+            sprg: [0; 4],
+            pidr: 0,
+            lpcr: 0,
+            pir,
+            tir: 0,
+            dec: Decrementer::default(),
+            timebase,
+            spr_store: Box::new([0; 1024]),
+            model,
+            compat: None,
+            core: None,
+            ext: None,
+            reservation: None,
+            mmio_replay: None,
+            tlb_gen_seen: 0,
+            xlate_epoch: 0,
+            spr_rights: spr_table(model.family),
+            mmio_ea: 0,
+            mmio_store: false,
+            rng: 0x9e37_79b9_7f4a_7c15 ^ pir as u64,
+            next_timer_poll: 0,
+            icount: 0,
+        };
+        let mut v = Vcpu {
+            cpu,
+            cache: BlockCache::new(),
+        };
+        v.reset();
+        v
+    }
+
+    /// The CPU model.
+    pub fn model(&self) -> &'static CpuModel {
+        self.cpu.model
+    }
+
+    /// Resets to QEMU 7.2's pseries reset state: NIP=0x100, all GPRs 0,
+    /// DEC=0xffffffff, LPCR = LPES0 | PECE (| LD with a large decrementer),
+    /// no compat mode. MSR = SF|ME rather than QEMU's 0: ME is immutable
+    /// for the guest here, and the guests tolerate SF=1 (guest-abi §4).
+    /// The machine then sets r3 (FDT) and NIP as its firmware contract
+    /// says. Reservations, caches and TLBs are dropped.
+    pub fn reset(&mut self) {
+        let c = &mut self.cpu;
+        c.g = [0; 64];
+        c.cr = 0;
+        c.xer = 0;
+        c.ca = false;
+        c.ca32 = false;
+        c.lr = 0;
+        c.ctr = 0;
+        c.tar = 0;
+        c.srr0 = 0;
+        c.srr1 = 0;
+        c.dar = 0;
+        c.dsisr = 0;
+        c.cfar = 0;
+        c.sprg = [0; 4];
+        c.pidr = 0;
+        c.spr_store.fill(0);
+        c.lpcr = lpcr::LPES0;
+        if c.model.isa >= IsaLevel::V3_00 {
+            c.lpcr |= lpcr::PECE_P9;
+        }
+        if c.model.large_dec_bits.is_some() {
+            c.lpcr |= lpcr::LD;
+        }
+        c.compat = None;
+        c.dec.bits = c.dec_bits();
+        let tb = c.tb();
+        c.dec.write(0xffff_ffff, tb);
+        c.reservation = None;
+        c.mmio_replay = None;
+        c.nip = 0x100;
+        c.set_msr(msr::SF | msr::ME);
+        c.flush_translations();
+        c.recheck = true;
+        self.cache.clear();
+    }
+
+    /// start-cpu: NIP = `entry`, r3 = `r3`, MSR = SF|ME (big-endian).
+    pub fn start(&mut self, entry: u64, r3: u64) {
+        self.cpu.nip = entry;
+        self.cpu.g[3] = r3;
+        self.cpu.set_msr(msr::SF | msr::ME);
+        self.cpu.reservation = None;
+    }
+
+    /// Connects the external-interrupt input.
+    pub fn set_external_interrupt(&mut self, input: Arc<dyn ExternalInterrupt>) {
+        self.cpu.ext = Some(input);
+        self.cpu.recheck = true;
+    }
+
+    /// Makes this vCPU thread `tir` of `core` (doorbells, DPDES, TIR).
+    pub fn attach_core(&mut self, core: Arc<SmtCore>, tir: u32) {
+        self.cpu.core = Some(core);
+        self.cpu.tir = tir;
+    }
+
+    /// Runs until an exit, or until `budget` instructions have executed.
+    pub fn run(&mut self, budget: u64) -> VcpuExit {
+        let limit = self.cpu.icount.saturating_add(budget);
+        loop {
+            let tg = self.cpu.shared.tlb_gen();
+            if tg != self.cpu.tlb_gen_seen {
+                self.cpu.tlb_gen_seen = tg;
+                self.cpu.flush_translations();
+            }
+            if self.cpu.msr & msr::EE != 0 {
+                self.poll_async();
+            }
+            if self.cpu.icount >= limit {
+                return VcpuExit::BudgetExhausted;
+            }
+            let pc = self.cpu.nip;
+            let idx = match self.cache.lookup(&mut self.cpu) {
+                Ok(i) => i,
+                Err(f) => {
+                    if let Some(e) = self.fault(f, pc, 4) {
+                        return e;
+                    }
+                    continue;
+                }
+            };
+            let msr_before = self.cpu.msr;
+            let block = &self.cache.blocks[idx as usize];
+            let first = block.insns[0].k;
+            let end = self
+                .cpu
+                .exec_block(&block.insns, pc, pc.wrapping_add(block.bytes as u64));
+            self.cpu.icount += end.done as u64;
+            if let Some((f, fpc, len)) = end.fault {
+                if let Some(e) = self.fault(f, fpc, len) {
+                    return e;
+                }
+                continue;
+            }
+            if msr_before & (msr::SE | msr::BE) != 0 {
+                self.trace(msr_before, first, pc);
+            }
+        }
+    }
+
+    fn trace(&mut self, msr_before: u64, k: K, pc: u64) {
+        let branch = matches!(k, K::B | K::Bc | K::Bclr | K::Bcctr | K::Bctar);
+        let se = msr_before & msr::SE != 0 && !matches!(k, K::Rfid | K::Sc);
+        let be = msr_before & msr::BE != 0 && branch;
+        if se || be {
+            let bits = if self.cpu.model.isa >= IsaLevel::V2_07 {
+                self.cpu.spr_store[spr::SIAR as usize] = pc;
+                0x4000_0000
+            } else {
+                0
+            };
+            let next = self.cpu.nip;
+            self.cpu.interrupt(vector::TRACE, next, bits);
+        }
+    }
+
+    /// Handles a fault: delivers an interrupt, or returns the exit.
+    fn fault(&mut self, f: Fault, pc: u64, len: u8) -> Option<VcpuExit> {
+        let c = &mut self.cpu;
+        match f {
+            Fault::Hcall => {
+                let g = &c.g;
+                Some(VcpuExit::Hcall {
+                    opcode: g[3],
+                    args: [g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]],
+                })
+            }
+            Fault::Idle => Some(VcpuExit::Idle),
+            Fault::Mmio(r) => {
+                c.nip = pc;
+                Some(VcpuExit::Mmio(r))
+            }
+            Fault::Unimplemented(_) => {
+                c.nip = pc;
+                let word = self.word_at(pc).unwrap_or(0);
+                Some(VcpuExit::Unimplemented { nip: pc, word })
+            }
+            Fault::Resched => None,
+            Fault::MachineCheck { .. } if c.msr & msr::ME == 0 => {
+                c.nip = pc;
+                Some(VcpuExit::Checkstop)
+            }
+            f => {
+                c.deliver(f, pc, len);
+                None
+            }
+        }
+    }
+
+    fn word_at(&mut self, ea: u64) -> Option<u32> {
+        let (pa, _) = self.cpu.translate(ea, Access::Fetch).ok()?;
+        let mut b = [0u8; 4];
+        self.cpu.ram.read_bytes(pa, &mut b).then_some(())?;
+        Some(if self.cpu.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    /// Takes a pending external, decrementer or doorbell interrupt (MSR[EE]
+    /// is set).
+    fn poll_async(&mut self) {
+        let c = &mut self.cpu;
+        if c.ext.as_ref().is_some_and(|e| e.asserted()) {
+            let nip = c.nip;
+            c.interrupt(vector::EXTERNAL, nip, 0);
+            return;
+        }
+        if c.recheck || c.icount >= c.next_timer_poll {
+            c.recheck = false;
+            c.next_timer_poll = c.icount + TIMER_POLL;
+            let tb = c.tb();
+            if c.dec.negative(tb) {
+                let nip = c.nip;
+                c.interrupt(vector::DECREMENTER, nip, 0);
+                return;
+            }
+        }
+        if let Some(core) = &c.core {
+            if core.pending(c.tir) {
+                core.clear(c.tir);
+                let nip = c.nip;
+                c.interrupt(vector::DOORBELL, nip, 0);
+            }
+        }
+    }
+
+    /// Whether an interrupt that MSR[EE] gates is pending now (external
+    /// line, negative decrementer, doorbell), whatever MSR[EE] is: what
+    /// ends an idle (`wait`, H_CEDE).
+    pub fn interrupt_pending(&self) -> bool {
+        let c = &self.cpu;
+        c.ext.as_ref().is_some_and(|e| e.asserted())
+            || c.dec.negative(c.tb())
+            || c.core.as_ref().is_some_and(|k| k.pending(c.tir))
+    }
+
+    /// Time until the decrementer next becomes negative (`None` if it
+    /// already is), to bound an idle sleep.
+    pub fn time_to_next_event(&self) -> Option<Duration> {
+        let tb = self.cpu.tb();
+        self.cpu
+            .dec
+            .deadline(tb)
+            .map(|d| Duration::from_nanos(Timebase::ticks_to_ns(d.wrapping_sub(tb))))
+    }
+
+    /// H_CEDE: sets MSR[EE] so that the waking interrupt is taken at the
+    /// instruction after the `sc`.
+    pub fn cede(&mut self) {
+        let m = self.cpu.msr | msr::EE;
+        self.cpu.set_msr(m);
+    }
+
+    /// Completes the MMIO request of the last [`VcpuExit::Mmio`].
+    pub fn complete_mmio(&mut self, req: &MmioRequest, result: MmioResult) {
+        match result {
+            MmioResult::Done(v) => self.cpu.complete_mmio(req, v),
+            MmioResult::Unassigned => {
+                let kind = if self.cpu.mmio_store {
+                    Access::Store
+                } else {
+                    Access::Load
+                };
+                let f = Cpu::bad_real_address(kind, self.cpu.mmio_ea);
+                let pc = self.cpu.nip;
+                if self.cpu.msr & msr::ME != 0 {
+                    self.cpu.deliver(f, pc, 4);
+                }
+            }
+        }
+    }
+
+    /// Writes hcall results: r3 = `ret[0]`, r4 = `ret[1]`, ... (at most 10).
+    pub fn set_hcall_result(&mut self, ret: &[u64]) {
+        for (i, v) in ret.iter().take(10).enumerate() {
+            self.cpu.g[3 + i] = *v;
+        }
+    }
+
+    /// GPR `n` (0..32).
+    pub fn gpr(&self, n: usize) -> u64 {
+        if n < ZERO_REG {
+            self.cpu.g[n]
+        } else {
+            0
+        }
+    }
+
+    /// Sets GPR `n` (ignored for n >= 32).
+    pub fn set_gpr(&mut self, n: usize, v: u64) {
+        if n < ZERO_REG {
+            self.cpu.g[n] = v;
+        }
+    }
+
+    /// Next instruction address.
+    pub fn nip(&self) -> u64 {
+        self.cpu.nip
+    }
+
+    /// Sets the next instruction address.
+    pub fn set_nip(&mut self, v: u64) {
+        self.cpu.nip = v;
+    }
+
+    /// The MSR.
+    pub fn msr(&self) -> u64 {
+        self.cpu.msr
+    }
+
+    /// Sets the MSR unfiltered (machine use: reset, migration, tests).
+    pub fn set_msr(&mut self, v: u64) {
+        self.cpu.set_msr(v);
+    }
+
+    /// CR.
+    pub fn cr(&self) -> u32 {
+        self.cpu.cr
+    }
+
+    /// XER.
+    pub fn xer(&self) -> u64 {
+        self.cpu.get_xer()
+    }
+
+    /// LR.
+    pub fn lr(&self) -> u64 {
+        self.cpu.lr
+    }
+
+    /// CTR.
+    pub fn ctr(&self) -> u64 {
+        self.cpu.ctr
+    }
+
+    /// SRR0 and SRR1.
+    pub fn srr(&self) -> (u64, u64) {
+        (self.cpu.srr0, self.cpu.srr1)
+    }
+
+    /// DAR and DSISR.
+    pub fn dar_dsisr(&self) -> (u64, u64) {
+        (self.cpu.dar, self.cpu.dsisr)
+    }
+
+    /// Reads an SPR as privileged code would (`None` if the model lacks it
+    /// or it is write-only).
+    pub fn spr(&mut self, n: u16) -> Option<u64> {
+        let m = self.cpu.msr;
+        self.cpu.msr &= !msr::PR;
+        let r = self.cpu.mfspr(n).ok();
+        self.cpu.msr = m;
+        r
+    }
+
+    /// Writes an SPR as privileged code would; `false` if not writable.
+    pub fn set_spr(&mut self, n: u16, v: u64) -> bool {
+        let m = self.cpu.msr;
+        self.cpu.msr &= !msr::PR;
+        let r = self.cpu.mtspr(n, v).is_ok();
+        self.cpu.msr = m;
+        r
+    }
+
+    /// H_SET_SPRG0 and the like.
+    pub fn set_sprg(&mut self, n: usize, v: u64) {
+        if n < 4 {
+            self.cpu.sprg[n] = v;
+        }
+    }
+
+    /// LPCR.
+    pub fn lpcr(&self) -> u64 {
+        self.cpu.lpcr
+    }
+
+    /// Sets LPCR (machine use: caps, H_SET_MODE). Changing LD re-reads the
+    /// decrementer width.
+    pub fn set_lpcr(&mut self, v: u64) {
+        let tb = self.cpu.tb();
+        let dec = self.cpu.dec.read(tb);
+        self.cpu.lpcr = v;
+        self.cpu.dec.bits = self.cpu.dec_bits();
+        self.cpu.dec.write(dec, tb);
+        self.cpu.flush_translations();
+        self.cpu.recheck = true;
+    }
+
+    /// H_SET_MODE resource 4: interrupts taken little-endian (LPCR[ILE]).
+    pub fn set_interrupt_little_endian(&mut self, le: bool) {
+        let v = if le {
+            self.cpu.lpcr | lpcr::ILE
+        } else {
+            self.cpu.lpcr & !lpcr::ILE
+        };
+        self.cpu.lpcr = v;
+    }
+
+    /// H_SET_MODE resource 3: LPCR[AIL] (0, 2 or 3). Returns `false` for a
+    /// mode the model does not support (2 on POWER10, anything else).
+    pub fn set_ail(&mut self, mode: u64) -> bool {
+        let ok = match mode {
+            0 | 3 => true,
+            2 => self.cpu.model.isa < IsaLevel::V3_10,
+            _ => false,
+        };
+        if ok {
+            self.cpu.lpcr = (self.cpu.lpcr & !lpcr::AIL) | (mode << lpcr::AIL_SHIFT);
+        }
+        ok
+    }
+
+    /// Sets (or clears) the compatibility mode negotiated at CAS or forced
+    /// by `max-cpu-compat`. Instructions newer than the mode become
+    /// illegal.
+    pub fn set_compat(&mut self, level: Option<IsaLevel>) {
+        self.cpu.compat = level;
+        self.cache.clear();
+    }
+
+    /// The compatibility mode, if any.
+    pub fn compat(&self) -> Option<IsaLevel> {
+        self.cpu.compat
+    }
+
+    /// Processor identification register.
+    pub fn pir(&self) -> u32 {
+        self.cpu.pir
+    }
+
+    /// Guest instructions retired so far.
+    pub fn instructions(&self) -> u64 {
+        self.cpu.icount
+    }
+
+    /// Delivers a system reset interrupt (NMI from the monitor).
+    pub fn system_reset(&mut self) {
+        let nip = self.cpu.nip;
+        self.cpu.interrupt(vector::SYSTEM_RESET, nip, 0);
+    }
+
+    /// Flushes this vCPU's translations (the machine changed something the
+    /// MMU depends on).
+    pub fn flush_translations(&mut self) {
+        self.cpu.flush_translations();
+    }
+
+    /// Blocks decoded so far (statistics: decode-cache efficiency).
+    pub fn blocks_decoded(&self) -> u64 {
+        self.cache.decoded
+    }
+}
