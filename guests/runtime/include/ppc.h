@@ -78,7 +78,7 @@ static inline void cpu_relax(void) { asm volatile("or 1,1,1; or 2,2,2" : : : "me
 static inline uint64_t mmio_ld64(uint64_t addr)
 {
 	uint64_t v;
-	asm volatile("sync; ldbrx %0, 0, %1; twi 0,%0,0; isync"
+	asm volatile("sync; ldbrx %0, 0, %1; isync"
 		     : "=r"(v) : "r"(addr) : "memory");
 	return v;
 }
@@ -89,14 +89,14 @@ static inline void mmio_st64(uint64_t addr, uint64_t v)
 static inline uint32_t mmio_ld32(uint64_t addr)
 {
 	uint32_t v;
-	asm volatile("sync; lwbrx %0, 0, %1; twi 0,%0,0; isync"
+	asm volatile("sync; lwbrx %0, 0, %1; isync"
 		     : "=r"(v) : "r"(addr) : "memory");
 	return v;
 }
 static inline uint16_t mmio_ld16(uint64_t addr)
 {
 	uint16_t v;
-	asm volatile("sync; lhbrx %0, 0, %1; twi 0,%0,0; isync"
+	asm volatile("sync; lhbrx %0, 0, %1; isync"
 		     : "=r"(v) : "r"(addr) : "memory");
 	return v;
 }
