@@ -17,6 +17,7 @@
 static volatile uint64_t pings, pongs, stop_pong;
 static volatile uint64_t console_irqs, epow_irqs, other_irqs[MAX_CPUS];
 static volatile uint64_t taken[MAX_CPUS];
+static uint32_t epow_irq;	/* 0 until the EPOW step routes it */
 
 static void on_irq(uint32_t src)
 {
@@ -32,7 +33,7 @@ static void on_irq(uint32_t src)
 		}
 	} else if (src == console_irq) {
 		console_irqs++;
-	} else if (src == cpus[0].scratch[0]) {
+	} else if (epow_irq && src == epow_irq) {
 		epow_irqs++;
 	} else {
 		other_irqs[c->index] = src;
@@ -176,7 +177,7 @@ static void epow_event(void)
 		report_skip("no /event-sources/epow-events interrupt");
 		return;
 	}
-	cpus[0].scratch[0] = irq;
+	epow_irq = irq;
 	rc = intc_route(irq, 0);
 	if (rc) {
 		report(false, "routing EPOW interrupt 0x%x: %ld", irq, rc);

@@ -134,7 +134,6 @@ struct cpu {
 	long rtas_rc;
 	void (*intc_cb)(uint32_t src);	/* see intc_set_callback */
 	uint32_t xirr;		/* XICS: the XIRR being serviced */
-	uint64_t scratch[8];	/* free for programs */
 };
 
 extern struct cpu cpus[MAX_CPUS];
