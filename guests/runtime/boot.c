@@ -180,16 +180,20 @@ void boot_main(const void *boot_fdt, uint64_t base)
 	const char *args;
 	long rc;
 
+	bool fdt_ok;
+
 	relocate(base);
+	/* The device tree goes first after the image, where neither our stack
+	 * nor later allocations can overwrite it; copied before .bss is
+	 * cleared in case a loader put it there. */
+	heap = ((uint64_t)_end + 0xffff) & ~0xffffull;
+	fdt_ok = fdt_valid(boot_fdt);
+	if (fdt_ok)
+		memmove((void *)heap, boot_fdt, be32((const char *)boot_fdt + 4));
 	memset(__bss_start, 0, __bss_end - __bss_start);
 	asm volatile("mr 13, %0" : : "r"(&cpus[0]) : "memory");
-	if (!fdt_valid(boot_fdt))
+	if (!fdt_ok)
 		abort_msg("no valid device tree at r3");
-
-	/* The device tree goes first after the image, where neither our stack
-	 * nor later allocations can overwrite it. */
-	heap = ((uint64_t)_end + 0xffff) & ~0xffffull;
-	memmove((void *)heap, boot_fdt, be32((const char *)boot_fdt + 4));
 	fdt = (const void *)heap;
 	heap += be32((const char *)fdt + 4);
 
