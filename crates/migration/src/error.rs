@@ -1,4 +1,12 @@
 //! The crate's top-level error, [`MigrationError`].
+//!
+//! Errors of the stream layer ([`StreamError`]), of the transports
+//! ([`TransportError`]) and of URI parsing ([`UriError`]) are wrapped
+//! transparently, so their text is what the user sees.
+
+use crate::stream::StreamError;
+use crate::transport::TransportError;
+use crate::uri::UriError;
 
 /// Errors of the migration layer: a component's own refusal, a stream that
 /// does not match the destination, or a failure of the stream or transport
@@ -142,6 +150,15 @@ pub enum MigrationError {
         /// What went wrong.
         reason: String,
     },
+    /// The stream is malformed, truncated, corrupted or over a limit.
+    #[error(transparent)]
+    Stream(StreamError),
+    /// The transport failed (refused connection, peer gone, timeout).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The migration URI is not valid.
+    #[error(transparent)]
+    Uri(#[from] UriError),
 }
 
 impl MigrationError {
@@ -168,6 +185,35 @@ impl MigrationError {
         match self {
             Self::InSection { source, .. } => source.root(),
             other => other,
+        }
+    }
+}
+
+/// A transport failure met by the stream layer arrives wrapped in an
+/// [`std::io::Error`]; it is lifted out so the user reads the transport's
+/// words.
+impl From<StreamError> for MigrationError {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::Io { offset, source } => {
+                if source.get_ref().is_some_and(|i| i.is::<TransportError>()) {
+                    let kind = source.kind();
+                    match source.into_inner().map(|i| i.downcast::<TransportError>()) {
+                        Some(Ok(t)) => Self::Transport(*t),
+                        Some(Err(other)) => Self::Stream(StreamError::Io {
+                            offset,
+                            source: std::io::Error::new(kind, other),
+                        }),
+                        None => Self::Stream(StreamError::Io {
+                            offset,
+                            source: kind.into(),
+                        }),
+                    }
+                } else {
+                    Self::Stream(StreamError::Io { offset, source })
+                }
+            }
+            other => Self::Stream(other),
         }
     }
 }
