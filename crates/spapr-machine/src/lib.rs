@@ -1,8 +1,19 @@
 //! The pseries (sPAPR) machine.
 
 pub mod cas;
+pub mod cas_call;
 pub mod config;
+pub mod control;
+pub mod devtree;
 pub mod events;
+pub mod hcall;
 pub mod irq;
+pub mod loader;
+pub mod machine;
+pub mod memory;
+pub mod nvram;
 pub mod rtas;
+pub mod rtas_dispatch;
 pub mod rtc;
+pub mod vcpu;
+pub mod vty;

@@ -1,0 +1,136 @@
+//! Guest RAM: one region from guest-physical 0, through vm-memory.
+//!
+//! Every access the machine makes on the guest's behalf (RTAS buffers, CAS
+//! vectors, hcall operands) goes through these bounds-checked helpers: an
+//! address the guest made up returns `false`/`None`, never panics and never
+//! touches anything outside the region.
+
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+/// Guest RAM.
+#[derive(Debug, Clone)]
+pub struct GuestRam {
+    mem: GuestMemoryMmap,
+    size: u64,
+}
+
+/// Why RAM could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot allocate {size} bytes of guest RAM: {reason}")]
+pub struct RamError {
+    size: u64,
+    reason: String,
+}
+
+impl GuestRam {
+    /// Maps `size` bytes of anonymous memory at guest-physical 0.
+    pub fn new(size: u64) -> Result<Self, RamError> {
+        let len = usize::try_from(size).map_err(|_| RamError {
+            size,
+            reason: "too large for this host".into(),
+        })?;
+        let mem =
+            GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)]).map_err(|e| RamError {
+                size,
+                reason: e.to_string(),
+            })?;
+        Ok(Self { mem, size })
+    }
+
+    /// The vm-memory object (for the vCPUs and the controllers).
+    pub fn mmap(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+
+    /// RAM size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether `[addr, addr + len)` lies inside RAM.
+    pub fn contains(&self, addr: u64, len: u64) -> bool {
+        addr.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
+    /// Reads bytes; false (and `buf` unspecified) if outside RAM.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        self.contains(addr, buf.len() as u64)
+            && self.mem.read_slice(buf, GuestAddress(addr)).is_ok()
+    }
+
+    /// Writes bytes; false (and nothing written) if outside RAM.
+    pub fn write(&self, addr: u64, buf: &[u8]) -> bool {
+        self.contains(addr, buf.len() as u64)
+            && self.mem.write_slice(buf, GuestAddress(addr)).is_ok()
+    }
+
+    /// Reads a big-endian 32-bit word.
+    pub fn read_be32(&self, addr: u64) -> Option<u32> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b).then(|| u32::from_be_bytes(b))
+    }
+
+    /// Writes a big-endian 32-bit word.
+    pub fn write_be32(&self, addr: u64, v: u32) -> bool {
+        self.write(addr, &v.to_be_bytes())
+    }
+
+    /// Fills `len` bytes with zero.
+    pub fn zero(&self, addr: u64, len: u64) -> bool {
+        if !self.contains(addr, len) {
+            return false;
+        }
+        let chunk = [0u8; 4096];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(4096);
+            if !self.write(addr + done, &chunk[..n as usize]) {
+                return false;
+            }
+            done += n;
+        }
+        true
+    }
+
+    /// Copies `len` bytes inside RAM.
+    pub fn copy(&self, dst: u64, src: u64, len: u64) -> bool {
+        if !self.contains(dst, len) || !self.contains(src, len) {
+            return false;
+        }
+        let mut buf = [0u8; 4096];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(4096) as usize;
+            if !self.read(src + done, &mut buf[..n]) || !self.write(dst + done, &buf[..n]) {
+                return false;
+            }
+            done += n as u64;
+        }
+        true
+    }
+}
+
+impl crate::cas::CasMemory for GuestRam {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        GuestRam::read(self, addr, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accesses_are_bounded() {
+        let ram = GuestRam::new(1 << 20).unwrap();
+        assert!(ram.write_be32(0x1000, 0xdead_beef));
+        assert_eq!(ram.read_be32(0x1000), Some(0xdead_beef));
+        assert_eq!(ram.read_be32((1 << 20) - 2), None);
+        assert!(!ram.write(u64::MAX - 1, &[1, 2, 3]));
+        assert!(ram.copy(0x2000, 0x1000, 4));
+        assert_eq!(ram.read_be32(0x2000), Some(0xdead_beef));
+        assert!(ram.zero(0x1000, 8192));
+        assert_eq!(ram.read_be32(0x2000), Some(0));
+        assert!(!ram.zero(0xff000, 0x2000));
+    }
+}

@@ -1,0 +1,169 @@
+//! The vCPU thread: runs the interpreter and serves its exits (hcalls,
+//! MMIO, idle), parks when the machine pauses, waits while stopped.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use ppc_cpu::{MmioRequest, MmioResult, Vcpu, VcpuExit};
+use spapr_irq::Caller;
+
+use crate::control::ExitReason;
+use crate::hcall::HcallOutcome;
+use crate::machine::{Machine, VcpuSlot};
+
+/// Instructions per interpreter run: bounds how long a pause or a stop
+/// request waits for a busy vCPU.
+const RUN_BUDGET: u64 = 200_000;
+/// Longest idle sleep without an event (re-checks the decrementer).
+const IDLE_SLICE: Duration = Duration::from_millis(50);
+
+/// The body of vCPU thread `i`.
+pub(crate) fn run_vcpu(m: &Machine, i: usize) {
+    let slot = &m.vcpus[i];
+    let mut modes_seen = u64::MAX;
+    loop {
+        if m.control.pause_requested() {
+            m.control.park();
+        }
+        if m.control.stop_requested() {
+            break;
+        }
+        if slot.stopped.load(Ordering::Acquire) {
+            wait_for_start(slot);
+            continue;
+        }
+        let mut cpu = slot.cpu.lock();
+        let epoch = m.modes.lock().epoch;
+        if epoch != modes_seen {
+            modes_seen = epoch;
+            m.apply_modes(&mut cpu);
+        }
+        match cpu.run(RUN_BUDGET) {
+            VcpuExit::BudgetExhausted => {}
+            VcpuExit::Hcall { opcode, args } => {
+                m.hcalls.fetch_add(1, Ordering::Relaxed);
+                match m.hcall(slot, &mut cpu, opcode, &args) {
+                    HcallOutcome::Return => {}
+                    HcallOutcome::Cede => {
+                        m.vpa_dispatch_tick(slot);
+                        idle(m, slot, &mut cpu);
+                        m.vpa_dispatch_tick(slot);
+                    }
+                    HcallOutcome::Stop => {
+                        slot.run.lock().stopped = true;
+                        slot.stopped.store(true, Ordering::Release);
+                    }
+                }
+            }
+            VcpuExit::Mmio(req) => {
+                let result = mmio(m, slot, &cpu, &req);
+                cpu.complete_mmio(&req, result);
+            }
+            VcpuExit::Idle => idle(m, slot, &mut cpu),
+            VcpuExit::Unimplemented { nip, word } => {
+                let msg = format!(
+                    "vCPU {}: unimplemented instruction 0x{word:08x} at 0x{nip:x}",
+                    slot.index
+                );
+                drop(cpu);
+                m.request_exit(ExitReason::Error(msg));
+                wait_stop(m);
+            }
+            VcpuExit::Checkstop => {
+                let msg = format!(
+                    "vCPU {}: machine check with MSR[ME]=0, checkstop",
+                    slot.index
+                );
+                drop(cpu);
+                m.request_exit(ExitReason::Error(msg));
+                wait_stop(m);
+            }
+        }
+    }
+    m.control.thread_ended();
+}
+
+/// After asking for the exit, a failed vCPU waits to be told to end.
+fn wait_stop(m: &Machine) {
+    while !m.control.stop_requested() {
+        if m.control.pause_requested() {
+            m.control.park();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// A stopped vCPU waits for `start-cpu` (or a pause or stop request).
+fn wait_for_start(slot: &VcpuSlot) {
+    let start = slot.run.lock().start.take();
+    match start {
+        Some((entry, r3)) => {
+            slot.cpu.lock().start(entry, r3);
+            slot.run.lock().stopped = false;
+            slot.stopped.store(false, Ordering::Release);
+        }
+        None => {
+            slot.inputs.wait(Some(IDLE_SLICE));
+        }
+    }
+}
+
+/// Idle (H_CEDE or `wait`): sleep until an interrupt is pending, `H_PROD`,
+/// a pause or stop request, or the decrementer's next event.
+fn idle(m: &Machine, slot: &VcpuSlot, cpu: &mut Vcpu) {
+    slot.idle.store(true, Ordering::Release);
+    loop {
+        if cpu.interrupt_pending() || m.control.pause_requested() || m.control.stop_requested() {
+            break;
+        }
+        {
+            let mut run = slot.run.lock();
+            if run.prod {
+                run.prod = false;
+                break;
+            }
+        }
+        let slice = cpu
+            .time_to_next_event()
+            .map_or(IDLE_SLICE, |d| d.min(IDLE_SLICE));
+        if slice.is_zero() {
+            break;
+        }
+        slot.inputs.wait(Some(slice));
+    }
+    slot.idle.store(false, Ordering::Release);
+}
+
+/// Serves an MMIO access: the active controller's windows, else nothing
+/// answers (a machine check for the guest).
+fn mmio(m: &Machine, slot: &VcpuSlot, cpu: &Vcpu, req: &MmioRequest) -> MmioResult {
+    let _ = cpu;
+    let caller = Caller {
+        vcpu: slot.index,
+        timebase: m.timebase.read(),
+    };
+    let r = match req.write {
+        None => m
+            .irq
+            .mmio_read(caller, req.addr, req.size)
+            .map(MmioResult::Done),
+        Some(v) => m
+            .irq
+            .mmio_write(caller, req.addr, req.size, v)
+            .map(|()| MmioResult::Done(0)),
+    };
+    match r {
+        Ok(res) => res,
+        Err(spapr_irq::MmioError::Unmapped(addr)) => {
+            tracing::debug!(vcpu = slot.index, addr, "MMIO access to unassigned address");
+            MmioResult::Unassigned
+        }
+        // A bad offset inside a controller window: loads read all-ones and
+        // stores are dropped, as QEMU's invalid accesses do.
+        Err(spapr_irq::MmioError::Invalid { .. }) => MmioResult::Done(match req.write {
+            None => u64::MAX >> (64 - 8 * u32::from(req.size.clamp(1, 8))),
+            Some(_) => 0,
+        }),
+    }
+}

@@ -1,0 +1,170 @@
+//! The VIO virtual terminal (`hvterm1`): `H_PUT_TERM_CHAR` output,
+//! `H_GET_TERM_CHAR` input, and its input interrupt.
+//!
+//! Input arrives from a host thread (stdin, a socket); the device keeps a
+//! small buffer as QEMU's does (16 bytes) and pulses its interrupt when the
+//! buffer goes from empty to non-empty. As in QEMU, the vty has no
+//! `H_VIO_SIGNAL` mask: the interrupt is raised on input whatever the
+//! guest asked, and the guest masks it at the interrupt controller. The
+//! host side never blocks a vCPU: bytes that do not fit wait in a backlog.
+
+use std::collections::VecDeque;
+use std::io::Write;
+
+use parking_lot::Mutex;
+
+/// Bytes the device buffers (QEMU's `VTERM_BUFSIZE`).
+pub const VTERM_BUFSIZE: usize = 16;
+
+/// Where guest output goes.
+pub type ConsoleSink = Box<dyn Write + Send>;
+
+struct VtyState {
+    input: VecDeque<u8>,
+    /// Bytes the host gave that did not fit yet.
+    backlog: VecDeque<u8>,
+    out: Option<ConsoleSink>,
+    /// Everything the guest printed, kept when `record` is on (tests,
+    /// transcripts).
+    transcript: Option<Vec<u8>>,
+}
+
+/// The vty device.
+pub struct Vty {
+    /// `reg` of the device (its unit address).
+    pub reg: u32,
+    /// Its interrupt number.
+    pub irq: u32,
+    state: Mutex<VtyState>,
+}
+
+impl std::fmt::Debug for Vty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vty")
+            .field("reg", &self.reg)
+            .field("irq", &self.irq)
+            .finish()
+    }
+}
+
+/// What the caller must do after input arrived: pulse the interrupt.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pulse(pub bool);
+
+impl Vty {
+    /// A vty at `reg` with interrupt `irq`, writing to `out`.
+    pub fn new(reg: u32, irq: u32, out: Option<ConsoleSink>, record: bool) -> Self {
+        Self {
+            reg,
+            irq,
+            state: Mutex::new(VtyState {
+                input: VecDeque::with_capacity(VTERM_BUFSIZE),
+                backlog: VecDeque::new(),
+                out,
+                transcript: record.then(Vec::new),
+            }),
+        }
+    }
+
+    /// Guest output (`H_PUT_TERM_CHAR`): written and flushed at once, so a
+    /// watcher sees every character as it comes.
+    pub fn put(&self, bytes: &[u8]) {
+        let mut s = self.state.lock();
+        if let Some(t) = s.transcript.as_mut() {
+            t.extend_from_slice(bytes);
+        }
+        if let Some(out) = s.out.as_mut() {
+            // A closed stdout must not stop the guest.
+            let _ = out.write_all(bytes);
+            let _ = out.flush();
+        }
+    }
+
+    fn refill(s: &mut VtyState) -> bool {
+        let was_empty = s.input.is_empty();
+        while s.input.len() < VTERM_BUFSIZE {
+            match s.backlog.pop_front() {
+                Some(b) => s.input.push_back(b),
+                None => break,
+            }
+        }
+        was_empty && !s.input.is_empty()
+    }
+
+    /// Host input. Returns whether the interrupt must be pulsed.
+    pub fn push_input(&self, bytes: &[u8]) -> Pulse {
+        let mut s = self.state.lock();
+        s.backlog.extend(bytes.iter().copied());
+        Pulse(Self::refill(&mut s))
+    }
+
+    /// Guest input (`H_GET_TERM_CHAR`): up to 16 bytes. The second value
+    /// says whether the interrupt must be pulsed (more input arrived from
+    /// the backlog).
+    pub fn get(&self) -> (Vec<u8>, Pulse) {
+        let mut s = self.state.lock();
+        let n = s.input.len().min(VTERM_BUFSIZE);
+        let out: Vec<u8> = s.input.drain(..n).collect();
+        let pulse = Self::refill(&mut s);
+        (out, Pulse(pulse))
+    }
+
+    /// What the guest printed so far (when recording).
+    pub fn transcript(&self) -> Vec<u8> {
+        self.state.lock().transcript.clone().unwrap_or_default()
+    }
+
+    /// Replaces the output sink.
+    pub fn set_output(&self, out: Option<ConsoleSink>) {
+        self.state.lock().out = out;
+    }
+
+    /// The buffered input (migration).
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.state.lock().input.iter().copied().collect()
+    }
+
+    /// Restores [`Vty::snapshot`] (incoming migration); extra bytes beyond
+    /// the buffer size are dropped.
+    pub fn restore(&self, input: &[u8]) {
+        self.state.lock().input = input.iter().copied().take(VTERM_BUFSIZE).collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_pulses_on_empty_to_non_empty() {
+        let v = Vty::new(0x7100_0000, 0x1100, None, true);
+        assert_eq!(v.push_input(b"a"), Pulse(true));
+        assert_eq!(v.push_input(b"b"), Pulse(false)); // buffer was not empty
+        let (got, _) = v.get();
+        assert_eq!(got, b"ab");
+        assert_eq!(v.push_input(b"c"), Pulse(true));
+    }
+
+    #[test]
+    fn long_input_waits_in_the_backlog() {
+        let v = Vty::new(0, 0x1100, None, false);
+        let long: Vec<u8> = (0..40).collect();
+        assert_eq!(v.push_input(&long), Pulse(true));
+        let (a, p) = v.get();
+        assert_eq!(a.len(), 16);
+        assert_eq!(p, Pulse(true));
+        let (b, _) = v.get();
+        let (c, p) = v.get();
+        assert_eq!(b.len() + c.len(), 24);
+        assert_eq!(p, Pulse(false));
+        assert!(v.get().0.is_empty());
+    }
+
+    #[test]
+    fn output_is_recorded() {
+        let v = Vty::new(0, 0x1100, None, true);
+        v.put(b"hello");
+        assert_eq!(v.transcript(), b"hello");
+    }
+}

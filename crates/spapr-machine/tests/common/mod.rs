@@ -1,0 +1,74 @@
+//! Helpers shared by the machine's integration tests.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use spapr_machine::config::{ConfigRequest, MachineConfig};
+use spapr_machine::control::ExitReason;
+use spapr_machine::machine::{BootConfig, Image, Machine};
+
+// Link the controllers so that their registrations are in the registry.
+use intc_xics as _;
+use intc_xive as _;
+
+/// Path of a bundled guest image.
+pub fn guest(name: &str) -> String {
+    format!(
+        "{}/../../guests/images/{name}.elf",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A machine config from `-machine` text and `-smp`.
+pub fn config(machine: &str, smp: u32) -> MachineConfig {
+    MachineConfig::new(&ConfigRequest {
+        machine: vec![machine.to_string()],
+        smp: Some(smp.to_string()),
+        console: true,
+        ..Default::default()
+    })
+    .expect("valid config")
+}
+
+/// Builds a machine booting guest `name` with `append`.
+pub fn machine(machine: &str, smp: u32, name: &str, append: &str) -> Arc<Machine> {
+    let path = guest(name);
+    let data = std::fs::read(&path).expect("guest image");
+    Machine::new(
+        config(machine, smp),
+        BootConfig {
+            kernel: Some(Image { path, data }),
+            append: append.to_string(),
+            ..Default::default()
+        },
+        None,
+    )
+    .expect("machine")
+}
+
+/// Runs until the guest powers off (or `limit` passes) and returns the
+/// exit reason and the console transcript.
+pub fn run(m: &Arc<Machine>, limit: Duration) -> (ExitReason, String) {
+    m.start(false);
+    let watchdog = {
+        let m = Arc::clone(m);
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < limit {
+                std::thread::sleep(Duration::from_millis(20));
+                if m.is_finished() {
+                    return;
+                }
+            }
+            m.request_exit(ExitReason::Error("test time limit".into()));
+        })
+    };
+    let reason = m.run_until_exit();
+    let _ = watchdog.join();
+    (
+        reason,
+        String::from_utf8_lossy(&m.transcript()).into_owned(),
+    )
+}
