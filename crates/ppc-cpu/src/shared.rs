@@ -88,6 +88,22 @@ impl CpuShared {
         }
     }
 
+    /// Invalidates decoded code in `[pa, pa + len)`: the machine calls this
+    /// after writing guest RAM behind the vCPUs' back (loading an image,
+    /// H_PAGE_INIT, DMA) so that no stale decoded block runs.
+    pub fn invalidate_code(&self, pa: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let first = pa >> 12;
+        let last = pa.saturating_add(len - 1) >> 12;
+        for page in first..=last.min(self.page_gen.len() as u64) {
+            if self.is_code(page) {
+                self.invalidate_page(page);
+            }
+        }
+    }
+
     /// The TLB generation vCPUs compare against.
     #[inline]
     pub(crate) fn tlb_gen(&self) -> u64 {

@@ -45,6 +45,7 @@ impl Machine {
                 .write_slice(&b, GuestAddress(addr + 4 * i as u64))
                 .unwrap();
         }
+        self.shared.invalidate_code(addr, 4 * words.len() as u64);
     }
 
     pub fn write_u64_be(&self, addr: u64, v: u64) {
