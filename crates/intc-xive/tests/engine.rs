@@ -6,8 +6,7 @@ mod common;
 use common::QueueReader;
 use intc_xive::engine::regs::{end, tm};
 use intc_xive::engine::{
-    cam_line, Eas, End, Nvt, NvtBackend, NvtTable, Router, RouterConfig, SourceBlock,
-    SourceConfig,
+    cam_line, Eas, End, Nvt, NvtBackend, NvtTable, Router, RouterConfig, SourceBlock, SourceConfig,
 };
 use spapr_irq::IrqLine;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
@@ -46,7 +45,9 @@ fn source(n: u32, pq_disable: bool) -> SourceBlock {
 /// Attaches context `id` with NVT `nvt` pushed through the HV view.
 fn dispatch(r: &Router<NvtTable>, id: u32, nvt: u32) -> IrqLine {
     let line = IrqLine::detached();
-    r.presenter().attach(id, id, Some(line.clone()), None).unwrap();
+    r.presenter()
+        .attach(id, id, Some(line.clone()), None)
+        .unwrap();
     assert!(r.tima_write(id, HV + 0x18, 4, u64::from(tm::QW1W2_VO | cam_line(1, nvt))));
     assert!(r.tima_write(id, OS + 0x11, 1, 0xFF));
     line
@@ -77,7 +78,7 @@ fn escalation_routes_words_4_5_and_coalesces_on_ese() {
     assert_eq!(q0.pop(&mem), Some(0x33));
     assert_eq!(q1.pop(&mem), None);
     // END ESB odd page of END 0 manages ESe: 11, reset to 00.
-    let ese = (0 << 17) | (1 << 16);
+    let ese = 1 << 16; // END 0, odd page
     assert_eq!(r.end_esb_load(ese + 0x800), Some(3));
     assert_eq!(r.end_esb_load(ese + 0xC00), Some(3));
     src.esb_load(src.mgmt_page_offset(3), &r);
@@ -100,7 +101,11 @@ fn esn_coalesces_without_always_notify_and_end_esb_pages_manage_it() {
     assert!(r.tima_write(0, OS + 0x11, 1, 0xFF));
     src.set_irq(1, true, &r);
     let mut q = QueueReader::new(0x3000, 12);
-    assert_eq!((q.pop(&mem), q.pop(&mem)), (Some(5), Some(6)), "both queued");
+    assert_eq!(
+        (q.pop(&mem), q.pop(&mem)),
+        (Some(5), Some(6)),
+        "both queued"
+    );
     assert!(!line.is_raised(), "second notification coalesced by ESn");
     // Even page of END 2: ESn. EOI: 11 -> 10.
     let esn = 2 << 17;
@@ -119,11 +124,17 @@ fn backlog_records_in_the_nvt_and_push_resends() {
     r.endt().set(0, e);
     r.eat().set(0, Eas::route(1, 0, 9, false));
     let line = IrqLine::detached();
-    r.presenter().attach(1, 1, Some(line.clone()), None).unwrap();
+    r.presenter()
+        .attach(1, 1, Some(line.clone()), None)
+        .unwrap();
     r.tima_write(1, OS + 0x11, 1, 0xFF);
     r.notify_lisn(1, 0, true);
     assert_eq!(QueueReader::new(0x1000, 12).pop(&mem), Some(9));
-    assert_eq!(r.nvt().get_nvt(1, 3).unwrap().ipb(), 0x08, "priority 4 in NVT w4");
+    assert_eq!(
+        r.nvt().get_nvt(1, 3).unwrap().ipb(),
+        0x08,
+        "priority 4 in NVT w4"
+    );
     assert!(!line.is_raised());
     // The hypervisor dispatches NVT 1/3: the IPB comes back and signals.
     assert!(r.tima_write(1, HV + 0x18, 4, u64::from(tm::QW1W2_VO | cam_line(1, 3))));
@@ -138,7 +149,10 @@ fn backlog_records_in_the_nvt_and_push_resends() {
         Some(u64::from(tm::QW1W2_VO | cam_line(1, 3)))
     );
     assert!(!line.is_raised());
-    assert_eq!(r.tima_read(1, HV + 0x18, 4), Some(u64::from(cam_line(1, 3))));
+    assert_eq!(
+        r.tima_read(1, HV + 0x18, 4),
+        Some(u64::from(cam_line(1, 3)))
+    );
     // Not dispatched any more: backlog again.
     r.notify_lisn(1, 0, true);
     assert_eq!(r.nvt().get_nvt(1, 3).unwrap().ipb(), 0x08);
@@ -156,12 +170,15 @@ fn hv_views_phys_and_pool_rings() {
     let (r, _mem) = router(256);
     let os = IrqLine::detached();
     let hv = IrqLine::detached();
-    r.presenter().attach(0, 0x21, Some(os.clone()), Some(hv.clone())).unwrap();
+    r.presenter()
+        .attach(0, 0x21, Some(os.clone()), Some(hv.clone()))
+        .unwrap();
     // VT push (1 byte) and poll; the PHYS ring answers to the HW CAM.
     assert!(r.tima_write(0, HV + 0x38, 1, 0x80));
     assert_eq!(r.tima_read(0, HV + 0x38, 1), Some(0x80));
     assert!(r.tima_write(0, HV + 0x31, 1, 0xFF));
-    r.endt().set(0, End::with_queue(0x1000, 12, 1, (1 << 7) | 0x21, 2, true));
+    r.endt()
+        .set(0, End::with_queue(0x1000, 12, 1, (1 << 7) | 0x21, 2, true));
     r.eat().set(0, Eas::route(1, 0, 1, false));
     r.notify_lisn(1, 0, true);
     assert!(hv.is_raised() && !os.is_raised());
@@ -198,7 +215,11 @@ fn router_checks_pq_for_sources_that_do_not() {
     src.set_irq(0, true, &r);
     src.set_irq(0, true, &r);
     let mut q = QueueReader::new(0x1000, 12);
-    assert_eq!((q.pop(&mem), q.pop(&mem)), (Some(4), None), "router PQ 10 -> 11");
+    assert_eq!(
+        (q.pop(&mem), q.pop(&mem)),
+        (Some(4), None),
+        "router PQ 10 -> 11"
+    );
     assert_eq!(src.pq(0), 0, "the source skipped its PQ");
     // Unknown block / LISN: dropped.
     r.notify_lisn(2, 0, true);

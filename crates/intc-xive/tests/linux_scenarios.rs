@@ -29,7 +29,10 @@ fn s05_priority_7_is_reserved_and_linux_picks_6() {
     let reserved = |p: u32| (7..7 + 0xF8).contains(&p);
     assert_eq!((0..8).rev().find(|p| !reserved(*p)), Some(6));
     assert_eq!(t.hc(H_INT_GET_QUEUE_INFO, &[0, 0, 7]).ret, h::P3);
-    assert_eq!(t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 0, 7, 0x10000, 16]).ret, h::P3);
+    assert_eq!(
+        t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 0, 7, 0x10000, 16]).ret,
+        h::P3
+    );
     assert_eq!(t.hc(H_INT_GET_QUEUE_CONFIG, &[0, 0, 7]).ret, h::P3);
     assert_eq!(t.hc(H_INT_SET_SOURCE_CONFIG, &[2, 0, 0, 7, 1]).ret, h::P4);
     t.linux_queue(0);
@@ -40,13 +43,29 @@ fn s05_priority_7_is_reserved_and_linux_picks_6() {
 fn s06_set_queue_config_errors_and_reset_stops_writes() {
     let t = Harness::new(2, 2);
     let q = Harness::queue_page(0);
-    assert_eq!(t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 0, PRIO, q + 0x1000, 16]).ret, h::P4);
-    assert_eq!(t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 0, PRIO, q, 13]).ret, h::P5);
-    assert_eq!(t.hc(H_INT_SET_QUEUE_CONFIG, &[2, 0, PRIO, q, 16]).ret, h::PARAMETER);
-    assert_eq!(t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 5, PRIO, q, 16]).ret, h::P2);
+    assert_eq!(
+        t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 0, PRIO, q + 0x1000, 16])
+            .ret,
+        h::P4
+    );
+    assert_eq!(
+        t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 0, PRIO, q, 13]).ret,
+        h::P5
+    );
+    assert_eq!(
+        t.hc(H_INT_SET_QUEUE_CONFIG, &[2, 0, PRIO, q, 16]).ret,
+        h::PARAMETER
+    );
+    assert_eq!(
+        t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 5, PRIO, q, 16]).ret,
+        h::P2
+    );
     t.linux_queue(0);
     t.linux_source(0, 0, 0x11);
-    assert_eq!(t.hc(H_INT_SET_QUEUE_CONFIG, &[0, 0, PRIO, 0, 0]).ret, h::SUCCESS);
+    assert_eq!(
+        t.hc(H_INT_SET_QUEUE_CONFIG, &[0, 0, PRIO, 0, 0]).ret,
+        h::SUCCESS
+    );
     t.trigger(0);
     assert_eq!(t.entry(0, 0), 0, "nothing written after the reset");
     assert!(!t.raised(0));
@@ -79,7 +98,11 @@ fn s07_generation_bit_and_three_wraps_of_a_4k_queue() {
         t.cppr(0, 0xFF);
     }
     assert_eq!(seen, 3 * 1024 + 5);
-    assert_eq!(t.queue_pos(0, PRIO), (0, 5), "three wraps: generation 1^1^1^1");
+    assert_eq!(
+        t.queue_pos(0, PRIO),
+        (0, 5),
+        "three wraps: generation 1^1^1^1"
+    );
 }
 
 #[test]
@@ -248,7 +271,8 @@ fn s16_store_eoi_is_not_advertised_on_spapr_and_works_in_the_engine() {
     })
     .unwrap();
     r.endt().set(0, End::with_queue(0x1000, 12, 0, 0, 6, true));
-    r.eat().set(2, intc_xive::engine::Eas::route(0, 0, 9, false));
+    r.eat()
+        .set(2, intc_xive::engine::Eas::route(0, 0, 9, false));
     let mut q = QueueReader::new(0x1000, 12);
     src.esb_store(src.trigger_page_offset(2), &r);
     src.esb_store(src.trigger_page_offset(2), &r);
@@ -319,7 +343,10 @@ fn s20_retarget_leaves_old_entries_and_sends_new_ones_to_the_new_cpu() {
     t.linux_queue(1);
     t.linux_source(0x1300, 0, 7);
     t.trigger(0x1300);
-    assert_eq!(t.hc(H_INT_SET_SOURCE_CONFIG, &[2, 0x1300, 1, PRIO, 7]).ret, 0);
+    assert_eq!(
+        t.hc(H_INT_SET_SOURCE_CONFIG, &[2, 0x1300, 1, PRIO, 7]).ret,
+        0
+    );
     assert_eq!(t.esb(0x1300, 0xC00), 2);
     t.trigger(0x1300);
     assert_eq!(t.entry(0, 0), 0x8000_0007);
@@ -333,7 +360,10 @@ fn s21_priority_ff_masks_for_any_target() {
     t.x.claim_irq(0x1300, false).unwrap();
     t.linux_queue(0);
     t.linux_source(0x1300, 0, 7);
-    let r = t.hc(H_INT_SET_SOURCE_CONFIG, &[2, 0x1300, 0xDEAD, 0xFF, 0x7FFF_FFFF]);
+    let r = t.hc(
+        H_INT_SET_SOURCE_CONFIG,
+        &[2, 0x1300, 0xDEAD, 0xFF, 0x7FFF_FFFF],
+    );
     assert_eq!(r.ret, h::SUCCESS);
     assert_eq!(t.hc(H_INT_GET_SOURCE_CONFIG, &[0, 0x1300]).out[1], 0xFF);
     t.trigger(0x1300);
@@ -383,10 +413,16 @@ fn s24_h_int_reset_masks_everything_and_stays_xive() {
     assert_eq!(t.hc(H_INT_RESET, &[0]).ret, h::SUCCESS);
     for lisn in [0, 1, 0x1300] {
         assert_eq!(t.esb(lisn, 0x800), 1, "PQ 01");
-        assert_eq!(t.hc(H_INT_GET_SOURCE_CONFIG, &[0, lisn.into()]).out[1], 0xFF);
+        assert_eq!(
+            t.hc(H_INT_GET_SOURCE_CONFIG, &[0, lisn.into()]).out[1],
+            0xFF
+        );
         assert!(t.x.is_claimed(lisn));
     }
-    assert_eq!(t.hc(H_INT_GET_QUEUE_CONFIG, &[0, 0, PRIO]).out, [0, 0, 0, 0]);
+    assert_eq!(
+        t.hc(H_INT_GET_QUEUE_CONFIG, &[0, 0, PRIO]).out,
+        [0, 0, 0, 0]
+    );
     assert!(t.x.is_active());
     // The next kernel sets everything up again.
     t.linux_queue(0);
@@ -407,7 +443,11 @@ fn s26_queue_for_a_vcpu_not_started_yet() {
     let t = Harness::new(2, 2);
     // Configured from CPU 0 for CPU 1, whose CPPR is still 0.
     assert_eq!(
-        t.hc(H_INT_SET_QUEUE_CONFIG, &[1, 1, PRIO, Harness::queue_page(1), 16]).ret,
+        t.hc(
+            H_INT_SET_QUEUE_CONFIG,
+            &[1, 1, PRIO, Harness::queue_page(1), 16]
+        )
+        .ret,
         0
     );
     t.linux_source(1, 1, 16);

@@ -64,12 +64,11 @@ fn busy() -> Harness {
 #[test]
 fn sections_are_shaped_like_qemu() {
     let t = busy();
-    let names: Vec<_> = t
-        .x
-        .migratables()
-        .iter()
-        .map(|m| (m.name().to_owned(), m.instance_id(), m.version_id()))
-        .collect();
+    let names: Vec<_> =
+        t.x.migratables()
+            .iter()
+            .map(|m| (m.name().to_owned(), m.instance_id(), m.version_id()))
+            .collect();
     assert_eq!(
         names,
         [
@@ -79,14 +78,26 @@ fn sections_are_shaped_like_qemu() {
             ("xive-tctx".to_owned(), 1, 1),
         ]
     );
-    let x: XiveState = section(&t, "spapr-xive", 0).save().unwrap().decode("t").unwrap();
+    let x: XiveState = section(&t, "spapr-xive", 0)
+        .save()
+        .unwrap()
+        .decode("t")
+        .unwrap();
     assert_eq!((x.nr_irqs, x.eat.len(), x.endt.len()), (0x2000, 0x2000, 16));
     assert_eq!(x.endt[8 + 6].w0 >> 28, 0xE, "valid, enqueue, always notify");
-    let s: SourceState = section(&t, "xive-source", 0).save().unwrap().decode("t").unwrap();
+    let s: SourceState = section(&t, "xive-source", 0)
+        .save()
+        .unwrap()
+        .decode("t")
+        .unwrap();
     assert_eq!(s.status.len(), 0x2000);
     assert_eq!(s.status[1], 3);
     assert_eq!(s.status[0x1200], 1 | 4, "off and asserted");
-    let c: TctxState = section(&t, "xive-tctx", 1).save().unwrap().decode("t").unwrap();
+    let c: TctxState = section(&t, "xive-tctx", 1)
+        .save()
+        .unwrap()
+        .decode("t")
+        .unwrap();
     assert_eq!(c.regs.len(), 64);
     assert_eq!(&c.regs[0x18..0x1C], &[0x80, 0, 0x04, 0x01]);
 }
@@ -118,7 +129,10 @@ fn round_trip_continues_where_the_source_stopped() {
             let w = a.entry(s, i);
             use vm_memory::Bytes;
             b.mem
-                .write_slice(&w.to_be_bytes(), vm_memory::GuestAddress(Harness::queue_page(s) + 4 * i))
+                .write_slice(
+                    &w.to_be_bytes(),
+                    vm_memory::GuestAddress(Harness::queue_page(s) + 4 * i),
+                )
                 .unwrap();
         }
     }
@@ -151,10 +165,18 @@ fn bad_streams_are_refused_before_anything_is_applied() {
         b.x.print_info(&mut s).unwrap();
         s
     };
-    let x: XiveState = section(&a, "spapr-xive", 0).save().unwrap().decode("t").unwrap();
+    let x: XiveState = section(&a, "spapr-xive", 0)
+        .save()
+        .unwrap()
+        .decode("t")
+        .unwrap();
     let enc = |x: &XiveState| SectionState::encode("spapr-xive", x).unwrap();
 
-    let mut bad = XiveState { nr_irqs: 0x1400, eat: x.eat.clone(), endt: x.endt.clone() };
+    let mut bad = XiveState {
+        nr_irqs: 0x1400,
+        eat: x.eat.clone(),
+        endt: x.endt.clone(),
+    };
     assert!(refused(&b, "spapr-xive", 0, 1, &enc(&bad)).contains("nr_irqs: 1400 != 2000"));
     bad.nr_irqs = 0x2000;
     bad.endt.push(bad.endt[0].clone());
@@ -162,7 +184,9 @@ fn bad_streams_are_refused_before_anything_is_applied() {
     bad.endt.pop();
     bad.eat.pop();
     assert!(refused(&b, "spapr-xive", 0, 1, &enc(&bad)).contains("eat has"));
-    bad.eat.push(Eas { w: 0x8000_00FF_0000_0000 });
+    bad.eat.push(Eas {
+        w: 0x8000_00FF_0000_0000,
+    });
     assert!(refused(&b, "spapr-xive", 0, 1, &enc(&bad)).contains("routes to END"));
     bad.eat = x.eat.clone();
     // A queue outside guest RAM.
@@ -177,10 +201,16 @@ fn bad_streams_are_refused_before_anything_is_applied() {
     bad.endt[6].w0 = (bad.endt[6].w0 & !0xF_0000) | (3 << 16);
     assert!(refused(&b, "spapr-xive", 0, 1, &enc(&bad)).contains("queue size"));
 
-    let s = SourceState { nr_irqs: 0x2000, status: vec![8; 0x2000] };
+    let s = SourceState {
+        nr_irqs: 0x2000,
+        status: vec![8; 0x2000],
+    };
     let st = SectionState::encode("xive-source", &s).unwrap();
     assert!(refused(&b, "xive-source", 0, 1, &st).contains("status 0x8"));
-    let s = SourceState { nr_irqs: 0x2000, status: vec![0; 12] };
+    let s = SourceState {
+        nr_irqs: 0x2000,
+        status: vec![0; 12],
+    };
     let st = SectionState::encode("xive-source", &s).unwrap();
     assert!(refused(&b, "xive-source", 0, 1, &st).contains("12 bytes"));
 
@@ -197,16 +227,22 @@ fn bad_streams_are_refused_before_anything_is_applied() {
         Err(MigrationError::TooOld { .. })
     ));
     let mut with_sub = good.clone();
-    with_sub.push_subsection("xive-tctx/extra", 1, &1u8).unwrap();
+    with_sub
+        .push_subsection("xive-tctx/extra", 1, &1u8)
+        .unwrap();
     assert!(matches!(
         section(&b, "xive-tctx", 0).prepare_load(1, &with_sub),
         Err(MigrationError::UnknownSubsection { .. })
     ));
-    let garbage = SectionState { fields: vec![0xC1, 0xFF], subsections: vec![] };
-    assert!(section(&b, "spapr-xive", 0).prepare_load(1, &garbage).is_err());
+    let garbage = SectionState {
+        fields: vec![0xC1, 0xFF],
+        subsections: vec![],
+    };
+    assert!(section(&b, "spapr-xive", 0)
+        .prepare_load(1, &garbage)
+        .is_err());
 
     let mut after = String::new();
     b.x.print_info(&mut after).unwrap();
     assert_eq!(before, after, "nothing applied");
-
 }

@@ -59,7 +59,9 @@ impl Model {
     fn new() -> Self {
         Self {
             pq: [0; 6],
-            queues: (0..2).map(|_| (0..8).map(|_| (0, 1, vec![0; ENTRIES])).collect()).collect(),
+            queues: (0..2)
+                .map(|_| (0..8).map(|_| (0, 1, vec![0; ENTRIES])).collect())
+                .collect(),
             cppr: [0xFF; 2],
             ipb: [0; 2],
             eo: [false; 2],
@@ -67,13 +69,15 @@ impl Model {
     }
 
     fn pipr(&self, v: usize) -> u8 {
-        (0..8).find(|p| self.ipb[v] & (0x80 >> p) != 0).unwrap_or(0xFF)
+        (0..8)
+            .find(|p| self.ipb[v] & (0x80 >> p) != 0)
+            .unwrap_or(0xFF)
     }
 
     fn deliver(&mut self, l: usize) {
         let (v, prio) = ROUTES[l];
         let q = &mut self.queues[v][prio as usize];
-        q.2[q.0] = (q.1 << 31) | LISNS[l] + 0x100;
+        q.2[q.0] = (q.1 << 31) | (LISNS[l] + 0x100);
         q.0 = (q.0 + 1) % ENTRIES;
         if q.0 == 0 {
             q.1 ^= 1;
@@ -158,9 +162,15 @@ fn setup() -> Harness {
             t.x.claim_irq(*l, false).unwrap();
         }
         let (v, prio) = ROUTES[i];
-        let r = t.hc(H_INT_SET_QUEUE_CONFIG, &[1, v as u64, prio.into(), qpage(v, prio), 12]);
+        let r = t.hc(
+            H_INT_SET_QUEUE_CONFIG,
+            &[1, v as u64, prio.into(), qpage(v, prio), 12],
+        );
         assert_eq!(r.ret, 0);
-        let r = t.hc(H_INT_SET_SOURCE_CONFIG, &[2, (*l).into(), v as u64, prio.into(), u64::from(*l + 0x100)]);
+        let r = t.hc(
+            H_INT_SET_SOURCE_CONFIG,
+            &[2, (*l).into(), v as u64, prio.into(), u64::from(*l + 0x100)],
+        );
         assert_eq!(r.ret, 0);
         t.esb(*l, 0xC00);
     }
@@ -203,17 +213,27 @@ fn compare(t: &Harness, m: &Model, full: bool) -> Result<(), TestCaseError> {
         prop_assert_eq!(w0, want, "QW1 word 0 of vCPU {}", v);
         prop_assert_eq!(pipr, u64::from(m.pipr(v)));
         for (prio, q) in m.queues[v].iter().enumerate() {
-            if !ROUTES.iter().any(|r| *r == (v, prio as u8)) {
+            if !ROUTES.contains(&(v, prio as u8)) {
                 continue;
             }
-            prop_assert_eq!(t.queue_pos(v as u32, prio as u64), (u64::from(q.1), q.0 as u64));
+            prop_assert_eq!(
+                t.queue_pos(v as u32, prio as u64),
+                (u64::from(q.1), q.0 as u64)
+            );
             let range: Vec<usize> = if full {
                 (0..ENTRIES).collect()
             } else {
                 vec![(q.0 + ENTRIES - 1) % ENTRIES]
             };
             for i in range {
-                prop_assert_eq!(t.word(qpage(v, prio as u8) + 4 * i as u64), q.2[i], "queue {}/{} [{}]", v, prio, i);
+                prop_assert_eq!(
+                    t.word(qpage(v, prio as u8) + 4 * i as u64),
+                    q.2[i],
+                    "queue {}/{} [{}]",
+                    v,
+                    prio,
+                    i
+                );
             }
         }
     }

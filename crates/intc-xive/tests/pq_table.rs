@@ -30,17 +30,29 @@ fn trigger_column_by_column() {
         // Device input.
         let t = at(start, false);
         t.x.set_irq(LISN, true);
-        assert_eq!((t.esb(LISN, 0x800), events(&t)), (end, fwd), "set_irq from {start:02b}");
+        assert_eq!(
+            (t.esb(LISN, 0x800), events(&t)),
+            (end, fwd),
+            "set_irq from {start:02b}"
+        );
         t.x.set_irq(LISN, false);
         assert_eq!(t.esb(LISN, 0x800), end, "MSI level 0 is ignored");
         // Store on the trigger page, any offset.
         let t = at(start, false);
         t.store(0, SpaprXive::trigger_page(LISN) + 0xF08, 8, 0);
-        assert_eq!((t.esb(LISN, 0x800), events(&t)), (end, fwd), "trigger page from {start:02b}");
+        assert_eq!(
+            (t.esb(LISN, 0x800), events(&t)),
+            (end, fwd),
+            "trigger page from {start:02b}"
+        );
         // Store at 0x000-0x3FF of the management page.
         let t = at(start, false);
         t.store(0, SpaprXive::mgmt_page(LISN) + 0x3F8, 8, 0);
-        assert_eq!((t.esb(LISN, 0x800), events(&t)), (end, fwd), "mgmt store from {start:02b}");
+        assert_eq!(
+            (t.esb(LISN, 0x800), events(&t)),
+            (end, fwd),
+            "mgmt store from {start:02b}"
+        );
     }
 }
 
@@ -50,7 +62,11 @@ fn eoi_column_by_column() {
         for off in [0x000, 0x7F8] {
             let t = at(start, false);
             assert_eq!(t.esb(LISN, off), fwd, "load EOI result from {start:02b}");
-            assert_eq!((t.esb(LISN, 0x800), events(&t)), (end, fwd), "EOI from {start:02b}");
+            assert_eq!(
+                (t.esb(LISN, 0x800), events(&t)),
+                (end, fwd),
+                "EOI from {start:02b}"
+            );
         }
     }
 }
@@ -61,7 +77,11 @@ fn lsi_cells() {
     for (start, end, fwd) in [(0, 2, 1), (2, 2, 0), (3, 3, 0), (1, 1, 0)] {
         let t = at(start, true);
         t.x.set_irq(LISN, true);
-        assert_eq!((t.esb(LISN, 0x800), events(&t)), (end, fwd), "assert from {start:02b}");
+        assert_eq!(
+            (t.esb(LISN, 0x800), events(&t)),
+            (end, fwd),
+            "assert from {start:02b}"
+        );
         assert_eq!(t.source_status(), end | 4);
         t.x.set_irq(LISN, false);
         assert_eq!(t.source_status(), end, "deassert clears only A");
@@ -141,7 +161,10 @@ fn get_inject_store_eoi_and_invalid_accesses() {
     // Beyond the ESB window and bad sizes.
     let end = SpaprXive::trigger_page(0x2000);
     assert!(t.x.mmio_read(common::caller(0), end, 8).is_err());
-    assert!(t.x.mmio_read(common::caller(0), SpaprXive::mgmt_page(LISN), 3).is_err());
+    assert!(t
+        .x
+        .mmio_read(common::caller(0), SpaprXive::mgmt_page(LISN), 3)
+        .is_err());
     // Smaller loads see the low bytes of the value.
     assert_eq!(t.load(0, SpaprXive::mgmt_page(LISN) + 0x800, 1), 3);
 }

@@ -39,7 +39,9 @@ fn device_tree_node_as_qemu_7_2() {
         p("device_type", s("power-ivpe")),
         p(
             "reg",
-            be32(&[0x60302, 0x31b0000, 0, 0x10000, 0x60302, 0x31a0000, 0, 0x10000]),
+            be32(&[
+                0x60302, 0x31b0000, 0, 0x10000, 0x60302, 0x31a0000, 0, 0x10000,
+            ]),
         ),
         p("compatible", s("ibm,power-ivpe")),
         p("ibm,xive-eq-sizes", be32(&[0x10])),

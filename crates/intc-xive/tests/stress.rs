@@ -172,7 +172,11 @@ fn every_trigger_becomes_exactly_one_queue_entry() {
         let entries = 16384;
         let (gen, idx) = t.queue_pos(v, PRIO);
         assert_eq!(idx, per_vcpu[v as usize] % entries, "vCPU {v} index");
-        assert_eq!(gen, 1 ^ ((per_vcpu[v as usize] / entries) & 1), "vCPU {v} generation");
+        assert_eq!(
+            gen,
+            1 ^ ((per_vcpu[v as usize] / entries) & 1),
+            "vCPU {v} generation"
+        );
     }
 }
 
@@ -185,7 +189,12 @@ fn racing_triggers_never_duplicate_and_never_stick() {
         let del = sh.delivered[i as usize].load(Ordering::SeqCst);
         assert!(del <= trig, "more deliveries than triggers");
         assert_eq!(trig > 0, del > 0, "a triggered source was never delivered");
-        assert_eq!(t.esb(FIRST + i, 0x800), 0, "LISN {:#x} left pending", FIRST + i);
+        assert_eq!(
+            t.esb(FIRST + i, 0x800),
+            0,
+            "LISN {:#x} left pending",
+            FIRST + i
+        );
     }
     for v in 0..2 {
         assert!(!t.raised(v));

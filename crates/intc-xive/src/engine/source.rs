@@ -3,8 +3,10 @@
 //! One status byte per source, in an atomic: the PQ bits (`0x3`) and the
 //! LSI "asserted" bit (`0x4`), the layout QEMU migrates. Every transition is
 //! a compare-and-swap on that byte, so device threads and vCPU threads touch
-//! a source without any lock, and two sources never share anything but a
-//! cache line.
+//! a source without any lock. The bytes are interleaved in memory (source
+//! `i` lives at `(i % 64) * stride + i / 64`) so that 64 consecutive
+//! sources, such as the IPIs of 64 vCPUs, sit on 64 different cache lines
+//! instead of one line shared by all of them.
 //!
 //! ESB geometry: each source has `1 << shift` bytes of MMIO. With the
 //! two-page shifts (13, 17) the even half-page is the trigger page and the
@@ -74,8 +76,13 @@ impl SourceConfig {
 pub struct SourceBlock {
     cfg: SourceConfig,
     status: Box<[AtomicU8]>,
+    /// Distance between consecutive sources in `status`.
+    stride: usize,
     lsi: Box<[AtomicU64]>,
 }
+
+/// Sources interleaved per cache line.
+const INTERLEAVE: usize = 64;
 
 /// A decoded ESB access: which source, and the offset inside its page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +101,19 @@ impl SourceBlock {
         if cfg.nr_irqs == 0 {
             return Err(XiveError::NoSources);
         }
-        let status = (0..cfg.nr_irqs)
+        let stride = (cfg.nr_irqs as usize).div_ceil(INTERLEAVE);
+        let status = (0..stride * INTERLEAVE)
             .map(|_| AtomicU8::new(cfg.reset_pq & 3))
             .collect();
         let lsi = (0..cfg.nr_irqs.div_ceil(64))
             .map(|_| AtomicU64::new(0))
             .collect();
-        Ok(Self { cfg, status, lsi })
+        Ok(Self {
+            cfg,
+            status,
+            stride,
+            lsi,
+        })
     }
 
     /// The block's configuration.
@@ -147,8 +160,14 @@ impl SourceBlock {
         }
     }
 
+    #[inline]
     fn cell(&self, srcno: u32) -> Option<&AtomicU8> {
-        self.status.get(srcno as usize)
+        if srcno >= self.cfg.nr_irqs {
+            return None;
+        }
+        let i = srcno as usize;
+        self.status
+            .get((i % INTERLEAVE) * self.stride + i / INTERLEAVE)
     }
 
     /// Whether `srcno` is a level-sensitive source.

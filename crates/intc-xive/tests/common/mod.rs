@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use intc_xive::spapr::{SpaprXive, TM_BASE};
 use spapr_irq::papr::hcall::*;
-use spapr_irq::{Caller, ControllerConfig, HcallReply, InterruptController, VcpuDesc, VcpuIrqInputs};
+use spapr_irq::{
+    Caller, ControllerConfig, HcallReply, InterruptController, VcpuDesc, VcpuIrqInputs,
+};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 pub const RAM: u64 = 64 << 20;
@@ -63,7 +65,9 @@ impl Harness {
     }
 
     pub fn load(&self, vcpu: u32, addr: u64, size: u8) -> u64 {
-        self.x.mmio_read(caller(vcpu), addr, size).unwrap_or(u64::MAX)
+        self.x
+            .mmio_read(caller(vcpu), addr, size)
+            .unwrap_or(u64::MAX)
     }
 
     pub fn store(&self, vcpu: u32, addr: u64, size: u8, v: u64) {
@@ -156,7 +160,8 @@ impl QueueReader {
 
     pub fn pop(&mut self, mem: &GuestMemoryMmap) -> Option<u32> {
         let mut b = [0u8; 4];
-        mem.read_slice(&mut b, GuestAddress(self.base + 4 * self.idx)).unwrap();
+        mem.read_slice(&mut b, GuestAddress(self.base + 4 * self.idx))
+            .unwrap();
         let w = u32::from_be_bytes(b);
         if w >> 31 == self.toggle {
             return None;
