@@ -331,6 +331,11 @@ fn sync(x: &Inner, a: &[u64]) -> HcallReply {
     HcallReply::ok(&[])
 }
 
+/// H_INT_RESET: every source off (PQ 01), every claimed LISN valid and
+/// masked with no route, every END reset (queues disabled); the mode stays
+/// XIVE. QEMU's emulated H_INT_RESET resets the device object, whose reset
+/// does not include the EAT/ENDT reset handler registered for machine
+/// reset, so there it changes nothing; this one does what PAPR and KVM do.
 fn reset(x: &Inner, a: &[u64]) -> HcallReply {
     if arg(a, 0) != 0 {
         return ret(h::PARAMETER);
