@@ -61,7 +61,8 @@ pub(crate) fn divwe(a: u64, b: u64, signed: bool) -> (u64, bool) {
         if q < i32::MIN as i128 || q > i32::MAX as i128 {
             return (0, true);
         }
-        (q as i32 as u32 as u64, false)
+        // QEMU sign-extends the (low-word) quotient.
+        (q as i32 as i64 as u64, false)
     } else {
         let n = ((a & 0xffff_ffff) << 32) as u128;
         let d = (b & 0xffff_ffff) as u128;

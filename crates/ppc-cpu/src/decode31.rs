@@ -74,6 +74,11 @@ pub(crate) fn decode_31(w: u32, mut d: D, cx: DecodeCtx) -> D {
         _ => None,
     };
     if let Some(k) = xo_kind {
+        if matches!(k, K::Addme | K::Addze | K::Subfme | K::Subfze | K::Neg) && rb != 0 {
+            // Invalid form (reserved RB field), as QEMU decodes it.
+            d.k = K::Illegal;
+            return d;
+        }
         d.x = rc | (oe << 1);
         d.k = k;
         return d;
@@ -136,7 +141,7 @@ pub(crate) fn decode_31(w: u32, mut d: D, cx: DecodeCtx) -> D {
             K::Cmpeqb
         }
         128 if v300 => {
-            d.x = (rt >> 2) as u8;
+            d.x = (ra >> 2) as u8; // BFA
             K::Setb
         }
         576 if v300 => {
