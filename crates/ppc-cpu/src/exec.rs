@@ -22,588 +22,606 @@ pub(crate) struct BlockEnd {
 impl Cpu {
     /// Runs `insns` (decoded from EA `ea0` onwards); `end` is the EA after
     /// the last instruction. Sets NIP for the next block.
+    ///
+    /// A block that branches back to its own start is re-run in place up
+    /// to `loops` more times (the caller bounds it by the budget and by how
+    /// often interrupts must be polled), saving the lookup of tight loops.
     #[inline(never)]
-    pub(crate) fn exec_block(&mut self, insns: &[D], ea0: u64, end: u64) -> BlockEnd {
+    pub(crate) fn exec_block(
+        &mut self,
+        insns: &[D],
+        ea0: u64,
+        end: u64,
+        mut loops: u32,
+    ) -> BlockEnd {
         macro_rules! r {
             ($i:expr) => {
                 self.g[($i & 63) as usize]
             };
         }
-        for (i, d) in insns.iter().enumerate() {
-            let pc = || ea0.wrapping_add(d.off as u64);
-            macro_rules! t {
-                ($e:expr) => {
-                    match $e {
-                        Ok(v) => v,
-                        Err(f) => {
-                            return BlockEnd {
-                                done: i as u32,
-                                fault: Some((f, pc(), d.len)),
-                            }
-                        }
-                    }
-                };
-            }
-            macro_rules! rc {
-                ($v:expr) => {{
-                    let v = $v;
-                    r!(d.ra) = v;
-                    if d.x & 1 != 0 {
-                        self.set_cr0(v);
-                    }
-                }};
-            }
-            macro_rules! rct {
-                ($v:expr) => {{
-                    let v = $v;
-                    r!(d.rt) = v;
-                    if d.x & 1 != 0 {
-                        self.set_cr0(v);
-                    }
-                }};
-            }
-            macro_rules! ea {
-                () => {
-                    r!(d.ra).wrapping_add(r!(d.rb)).wrapping_add(d.imm) & self.ea_mask
-                };
-            }
-            macro_rules! load {
-                ($n:literal, $ext:expr) => {{
-                    let ea = ea!();
-                    let v = t!(self.ld::<$n>(ea));
-                    r!(d.rt) = $ext(v);
-                }};
-            }
-            macro_rules! loadu {
-                ($n:literal, $ext:expr) => {{
-                    let ea = ea!();
-                    let v = t!(self.ld::<$n>(ea));
-                    r!(d.rt) = $ext(v);
-                    r!(d.ra) = ea;
-                }};
-            }
-            macro_rules! store_end {
-                () => {
-                    if self.stop_block {
-                        self.stop_block = false;
-                        self.nip = pc().wrapping_add(d.len as u64) & self.ea_mask;
-                        return BlockEnd {
-                            done: i as u32 + 1,
-                            fault: None,
-                        };
-                    }
-                };
-            }
-            macro_rules! store {
-                ($n:literal, $v:expr) => {{
-                    let ea = ea!();
-                    t!(self.st::<$n>(ea, $v));
-                    store_end!();
-                }};
-            }
-            macro_rules! storeu {
-                ($n:literal) => {{
-                    let ea = ea!();
-                    t!(self.st::<$n>(ea, r!(d.rt)));
-                    r!(d.ra) = ea;
-                    store_end!();
-                }};
-            }
-            macro_rules! xo_add {
-                ($a:expr, $b:expr, $c:expr, $carry:expr) => {{
-                    let (v, ca, ca32, ov, ov32) = add3($a, $b, $c);
-                    if $carry {
-                        self.ca = if self.ea_mask == u64::MAX { ca } else { ca32 };
-                        self.ca32 = ca32;
-                    }
-                    if d.x & 2 != 0 {
-                        let o = if self.ea_mask == u64::MAX { ov } else { ov32 };
-                        self.set_ov(o, ov32);
-                    }
-                    rct!(v);
-                }};
-            }
-            macro_rules! branch {
-                ($target:expr) => {{
-                    let t = $target & self.ea_mask;
-                    self.nip = t;
-                    return BlockEnd {
-                        done: i as u32 + 1,
-                        fault: None,
-                    };
-                }};
-            }
-            let ca = self.ca as u64;
-            match d.k {
-                K::Addi => r!(d.rt) = r!(d.ra).wrapping_add(d.imm),
-                K::Addic => {
-                    let (v, c, c32, _, _) = add3(r!(d.ra), d.imm, 0);
-                    self.ca = if self.ea_mask == u64::MAX { c } else { c32 };
-                    self.ca32 = c32;
-                    rct!(v);
-                }
-                K::Subfic => {
-                    let (v, c, c32, _, _) = add3(!r!(d.ra), d.imm, 1);
-                    self.ca = if self.ea_mask == u64::MAX { c } else { c32 };
-                    self.ca32 = c32;
-                    r!(d.rt) = v;
-                }
-                K::Mulli => r!(d.rt) = r!(d.ra).wrapping_mul(d.imm),
-                K::Ori => r!(d.ra) = r!(d.rt) | d.imm,
-                K::Xori => r!(d.ra) = r!(d.rt) ^ d.imm,
-                K::AndiRc => {
-                    let v = r!(d.rt) & d.imm;
-                    r!(d.ra) = v;
-                    self.set_cr0(v);
-                }
-                K::Cmpi | K::Cmp => {
-                    let a = r!(d.ra);
-                    let b = if d.k == K::Cmpi { d.imm } else { r!(d.rb) };
-                    let c = if d.rt == 1 {
-                        self.cmp_s(a as i64, b as i64)
-                    } else {
-                        self.cmp_s(a as i32 as i64, b as i32 as i64)
-                    };
-                    self.set_crf(d.x as u32, c);
-                }
-                K::Cmpli | K::Cmpl => {
-                    let a = r!(d.ra);
-                    let b = if d.k == K::Cmpli { d.imm } else { r!(d.rb) };
-                    let c = if d.rt == 1 {
-                        self.cmp_u(a, b)
-                    } else {
-                        self.cmp_u(a & 0xffff_ffff, b & 0xffff_ffff)
-                    };
-                    self.set_crf(d.x as u32, c);
-                }
-                K::Add => xo_add!(r!(d.ra), r!(d.rb), 0, false),
-                K::Addc => xo_add!(r!(d.ra), r!(d.rb), 0, true),
-                K::Adde => xo_add!(r!(d.ra), r!(d.rb), ca, true),
-                K::Addme => xo_add!(r!(d.ra), u64::MAX, ca, true),
-                K::Addze => xo_add!(r!(d.ra), 0, ca, true),
-                K::Subf => xo_add!(!r!(d.ra), r!(d.rb), 1, false),
-                K::Subfc => xo_add!(!r!(d.ra), r!(d.rb), 1, true),
-                K::Subfe => xo_add!(!r!(d.ra), r!(d.rb), ca, true),
-                K::Subfme => xo_add!(!r!(d.ra), u64::MAX, ca, true),
-                K::Subfze => xo_add!(!r!(d.ra), 0, ca, true),
-                K::Neg => xo_add!(!r!(d.ra), 0, 1, false),
-                K::Mullw => {
-                    let p = (r!(d.ra) as i32 as i64).wrapping_mul(r!(d.rb) as i32 as i64);
-                    if d.x & 2 != 0 {
-                        let o = p != p as i32 as i64;
-                        self.set_ov(o, o);
-                    }
-                    rct!(p as u64);
-                }
-                K::Mulld => {
-                    let p = (r!(d.ra) as i64 as i128) * (r!(d.rb) as i64 as i128);
-                    if d.x & 2 != 0 {
-                        let o = p != p as i64 as i128;
-                        self.set_ov(o, o);
-                    }
-                    rct!(p as u64);
-                }
-                K::Mulhw => {
-                    let p = (r!(d.ra) as i32 as i64) * (r!(d.rb) as i32 as i64);
-                    rct!((p >> 32) as u32 as u64);
-                }
-                K::Mulhwu => {
-                    let p = (r!(d.ra) & 0xffff_ffff) * (r!(d.rb) & 0xffff_ffff);
-                    rct!(p >> 32);
-                }
-                K::Mulhd => {
-                    let p = (r!(d.ra) as i64 as i128) * (r!(d.rb) as i64 as i128);
-                    rct!((p >> 64) as u64);
-                }
-                K::Mulhdu => {
-                    let p = (r!(d.ra) as u128) * (r!(d.rb) as u128);
-                    rct!((p >> 64) as u64);
-                }
-                K::Divw
-                | K::Divwu
-                | K::Divd
-                | K::Divdu
-                | K::Divwe
-                | K::Divweu
-                | K::Divde
-                | K::Divdeu => {
-                    let (a, b) = (r!(d.ra), r!(d.rb));
-                    let (v, bad) = match d.k {
-                        K::Divw => divw(a, b),
-                        K::Divwu => divwu(a, b),
-                        K::Divd => divd(a, b),
-                        K::Divdu => divdu(a, b),
-                        K::Divwe => divwe(a, b, true),
-                        K::Divweu => divwe(a, b, false),
-                        K::Divde => divde(a, b, true),
-                        _ => divde(a, b, false),
-                    };
-                    if d.x & 2 != 0 {
-                        self.set_ov(bad, bad);
-                    }
-                    rct!(v);
-                }
-                K::Modsw => r!(d.rt) = modsw(r!(d.ra), r!(d.rb)),
-                K::Moduw => r!(d.rt) = moduw(r!(d.ra), r!(d.rb)),
-                K::Modsd => r!(d.rt) = modsd(r!(d.ra), r!(d.rb)),
-                K::Modud => r!(d.rt) = modud(r!(d.ra), r!(d.rb)),
-                K::Maddhd => {
-                    let p = (r!(d.ra) as i64 as i128) * (r!(d.rb) as i64 as i128)
-                        + (r!(d.x) as i64 as i128);
-                    r!(d.rt) = (p >> 64) as u64;
-                }
-                K::Maddhdu => {
-                    let p = (r!(d.ra) as u128) * (r!(d.rb) as u128) + r!(d.x) as u128;
-                    r!(d.rt) = (p >> 64) as u64;
-                }
-                K::Maddld => {
-                    r!(d.rt) = r!(d.ra).wrapping_mul(r!(d.rb)).wrapping_add(r!(d.x));
-                }
-                K::Addex => {
-                    // CY=0: the carry in and out is XER[OV].
-                    let c = (self.xer & xer::OV != 0) as u64;
-                    let (v, c64, c32, _, _) = add3(r!(d.ra), r!(d.rb), c);
-                    let o = if self.ea_mask == u64::MAX { c64 } else { c32 };
-                    self.xer &= !(xer::OV | xer::OV32);
-                    if o {
-                        self.xer |= xer::OV;
-                    }
-                    if c32 {
-                        self.xer |= xer::OV32;
-                    }
-                    r!(d.rt) = v;
-                }
-                K::And => rc!(r!(d.rt) & r!(d.rb)),
-                K::Andc => rc!(r!(d.rt) & !r!(d.rb)),
-                K::Or => rc!(r!(d.rt) | r!(d.rb)),
-                K::Orc => rc!(r!(d.rt) | !r!(d.rb)),
-                K::Xor => rc!(r!(d.rt) ^ r!(d.rb)),
-                K::Nor => rc!(!(r!(d.rt) | r!(d.rb))),
-                K::Nand => rc!(!(r!(d.rt) & r!(d.rb))),
-                K::Eqv => rc!(!(r!(d.rt) ^ r!(d.rb))),
-                K::Extsb => rc!(r!(d.rt) as i8 as i64 as u64),
-                K::Extsh => rc!(r!(d.rt) as i16 as i64 as u64),
-                K::Extsw => rc!(r!(d.rt) as i32 as i64 as u64),
-                K::Cntlzw => rc!((r!(d.rt) as u32).leading_zeros() as u64),
-                K::Cntlzd => rc!(r!(d.rt).leading_zeros() as u64),
-                K::Cnttzw => rc!((r!(d.rt) as u32).trailing_zeros() as u64),
-                K::Cnttzd => rc!(r!(d.rt).trailing_zeros() as u64),
-                K::Popcntb => r!(d.ra) = popcntb(r!(d.rt)),
-                K::Popcntw => r!(d.ra) = popcntw(r!(d.rt)),
-                K::Popcntd => r!(d.ra) = r!(d.rt).count_ones() as u64,
-                K::Prtyw => r!(d.ra) = prtyw(r!(d.rt)),
-                K::Prtyd => r!(d.ra) = prtyd(r!(d.rt)),
-                K::Cmpb => r!(d.ra) = cmpb(r!(d.rt), r!(d.rb)),
-                K::Bpermd => r!(d.ra) = bpermd(r!(d.rt), r!(d.rb)),
-                K::Brh => {
-                    let v = r!(d.rt);
-                    r!(d.ra) =
-                        ((v & 0x00ff_00ff_00ff_00ff) << 8) | ((v >> 8) & 0x00ff_00ff_00ff_00ff);
-                }
-                K::Brw => {
-                    let v = r!(d.rt);
-                    r!(d.ra) = ((v as u32).swap_bytes() as u64)
-                        | (((v >> 32) as u32).swap_bytes() as u64) << 32;
-                }
-                K::Brd => r!(d.ra) = r!(d.rt).swap_bytes(),
-                K::Slw => {
-                    let n = r!(d.rb) & 0x3f;
-                    rc!(if n >= 32 {
-                        0
-                    } else {
-                        ((r!(d.rt) as u32) << n) as u64
-                    });
-                }
-                K::Srw => {
-                    let n = r!(d.rb) & 0x3f;
-                    rc!(if n >= 32 {
-                        0
-                    } else {
-                        ((r!(d.rt) as u32) >> n) as u64
-                    });
-                }
-                K::Sld => {
-                    let n = r!(d.rb) & 0x7f;
-                    rc!(if n >= 64 { 0 } else { r!(d.rt) << n });
-                }
-                K::Srd => {
-                    let n = r!(d.rb) & 0x7f;
-                    rc!(if n >= 64 { 0 } else { r!(d.rt) >> n });
-                }
-                K::Sraw | K::Srawi => {
-                    let n = if d.k == K::Sraw {
-                        r!(d.rb) & 0x3f
-                    } else {
-                        d.rb as u64
-                    };
-                    let (v, c) = sraw(r!(d.rt), n);
-                    self.ca = c;
-                    self.ca32 = c;
-                    rc!(v);
-                }
-                K::Srad | K::Sradi => {
-                    let n = if d.k == K::Srad {
-                        r!(d.rb) & 0x7f
-                    } else {
-                        d.rb as u64
-                    };
-                    let (v, c) = srad(r!(d.rt), n);
-                    self.ca = c;
-                    self.ca32 = c;
-                    rc!(v);
-                }
-                K::Extswsli => rc!((r!(d.rt) as i32 as i64 as u64) << d.rb),
-                K::Rlwinm => rc!(rotl32(r!(d.rt), d.rb as u32) & d.imm),
-                K::Rlwnm => rc!(rotl32(r!(d.rt), r!(d.rb) as u32) & d.imm),
-                K::Rlwimi => {
-                    let rot = rotl32(r!(d.rt), d.rb as u32);
-                    rc!((rot & d.imm) | (r!(d.ra) & !d.imm));
-                }
-                K::Rldic => rc!(r!(d.rt).rotate_left(d.rb as u32) & d.imm),
-                K::Rldcx => rc!(r!(d.rt).rotate_left((r!(d.rb) & 63) as u32) & d.imm),
-                K::Rldimi => {
-                    let rot = r!(d.rt).rotate_left(d.rb as u32);
-                    rc!((rot & d.imm) | (r!(d.ra) & !d.imm));
-                }
-                K::Cmprb => {
-                    let v = r!(d.ra) & 0xff;
-                    let b = r!(d.rb);
-                    let inr = |lo: u64, hi: u64| v >= lo && v <= hi;
-                    let mut m = inr(b & 0xff, (b >> 8) & 0xff);
-                    if d.rt == 1 {
-                        m |= inr((b >> 16) & 0xff, (b >> 24) & 0xff);
-                    }
-                    self.set_crf(d.x as u32, if m { 4 } else { 0 });
-                }
-                K::Cmpeqb => {
-                    let v = r!(d.ra) & 0xff;
-                    let b = r!(d.rb);
-                    let m = (0..8).any(|i| (b >> (8 * i)) & 0xff == v);
-                    self.set_crf(d.x as u32, if m { 4 } else { 0 });
-                }
-                K::Setb => {
-                    let f = self.crf(d.x as u32);
-                    r!(d.rt) = if f & 8 != 0 {
-                        u64::MAX
-                    } else if f & 4 != 0 {
-                        1
-                    } else {
-                        0
-                    };
-                }
-                K::Setbc => {
-                    let bit = (self.cr >> (31 - d.ra as u32)) & 1 != 0;
-                    let set = bit ^ (d.x & 1 != 0);
-                    r!(d.rt) = match (set, d.x >= 2) {
-                        (false, _) => 0,
-                        (true, false) => 1,
-                        (true, true) => u64::MAX,
-                    };
-                }
-                K::Isel => {
-                    let bit = (self.cr >> (31 - d.x as u32)) & 1 != 0;
-                    r!(d.rt) = if bit { r!(d.ra) } else { r!(d.rb) };
-                }
-                K::Mcrf => {
-                    let v = self.crf(d.ra as u32);
-                    self.set_crf(d.x as u32, v);
-                }
-                K::Mcrxrx => {
-                    let v = ((self.xer & xer::OV != 0) as u32) << 3
-                        | ((self.xer & xer::OV32 != 0) as u32) << 2
-                        | (self.ca as u32) << 1
-                        | self.ca32 as u32;
-                    self.set_crf(d.x as u32, v);
-                }
-                K::CrLogic => {
-                    let a = (self.cr >> (31 - d.ra as u32)) & 1;
-                    let b = (self.cr >> (31 - d.rb as u32)) & 1;
-                    let v = match d.x {
-                        1 => !(a | b),
-                        4 => a & !b,
-                        6 => a ^ b,
-                        7 => !(a & b),
-                        8 => a & b,
-                        9 => !(a ^ b),
-                        13 => a | !b,
-                        _ => a | b,
-                    } & 1;
-                    let sh = 31 - d.rt as u32;
-                    self.cr = (self.cr & !(1 << sh)) | (v << sh);
-                }
-                K::Mfcr => r!(d.rt) = self.cr as u64,
-                K::Mfocrf => {
-                    let m = d.imm as u32;
-                    if m != 0 && m & (m - 1) == 0 {
-                        let f = 7 - m.trailing_zeros();
-                        r!(d.rt) = (self.cr & (0xf << (28 - 4 * f))) as u64;
-                    }
-                }
-                K::Mtcrf => {
-                    let m = d.imm as u32;
-                    let v = r!(d.rt) as u32;
-                    let mut mask = 0u32;
-                    for f in 0..8 {
-                        if m & (0x80 >> f) != 0 {
-                            mask |= 0xf << (28 - 4 * f);
-                        }
-                    }
-                    self.cr = (self.cr & !mask) | (v & mask);
-                }
-                K::Addpcis => r!(d.rt) = pc().wrapping_add(4).wrapping_add(d.imm),
-                K::Lbz => load!(1, |v| v),
-                K::Lhz => load!(2, |v| v),
-                K::Lha => load!(2, |v: u64| v as i16 as i64 as u64),
-                K::Lwz => load!(4, |v| v),
-                K::Lwa => load!(4, |v: u64| v as i32 as i64 as u64),
-                K::Ld => load!(8, |v| v),
-                K::LbzU => loadu!(1, |v| v),
-                K::LhzU => loadu!(2, |v| v),
-                K::LhaU => loadu!(2, |v: u64| v as i16 as i64 as u64),
-                K::LwzU => loadu!(4, |v| v),
-                K::LwaU => loadu!(4, |v: u64| v as i32 as i64 as u64),
-                K::LdU => loadu!(8, |v| v),
-                K::Lhbrx => load!(2, |v| bswap(v, 2)),
-                K::Lwbrx => load!(4, |v| bswap(v, 4)),
-                K::Ldbrx => load!(8, |v| bswap(v, 8)),
-                K::Stb => store!(1, r!(d.rt)),
-                K::Sth => store!(2, r!(d.rt)),
-                K::Stw => store!(4, r!(d.rt)),
-                K::Std => store!(8, r!(d.rt)),
-                K::StbU => storeu!(1),
-                K::SthU => storeu!(2),
-                K::StwU => storeu!(4),
-                K::StdU => storeu!(8),
-                K::Sthbrx => store!(2, bswap(r!(d.rt), 2)),
-                K::Stwbrx => store!(4, bswap(r!(d.rt), 4)),
-                K::Stdbrx => store!(8, bswap(r!(d.rt), 8)),
-                K::Nop => {}
-                K::B => {
-                    let p = pc();
-                    if d.x & 1 != 0 {
-                        self.lr = p.wrapping_add(4) & self.ea_mask;
-                    }
-                    branch!(if d.x & 2 != 0 {
-                        d.imm
-                    } else {
-                        p.wrapping_add(d.imm)
-                    })
-                }
-                K::Bc | K::Bclr | K::Bcctr | K::Bctar => {
-                    let p = pc();
-                    let bo = d.rt;
-                    if bo & 4 == 0 && d.k == K::Bcctr {
-                        // bcctr with BO[2]=0 is an invalid form.
-                        t!(Err(Fault::Program(srr1::ILLEGAL)));
-                    }
-                    let ctr_ok = if bo & 4 == 0 {
-                        self.ctr = self.ctr.wrapping_sub(1);
-                        let c = if self.ea_mask == u64::MAX {
-                            self.ctr
-                        } else {
-                            self.ctr & 0xffff_ffff
-                        };
-                        (c != 0) ^ (bo & 2 != 0)
-                    } else {
-                        true
-                    };
-                    let cond_ok = bo & 0x10 != 0
-                        || ((self.cr >> (31 - d.ra as u32)) & 1 != 0) == (bo & 8 != 0);
-                    let target = match d.k {
-                        K::Bc => {
-                            if d.x & 2 != 0 {
-                                d.imm
-                            } else {
-                                p.wrapping_add(d.imm)
-                            }
-                        }
-                        K::Bclr => self.lr & !3,
-                        K::Bcctr => self.ctr & !3,
-                        _ => self.tar & !3,
-                    };
-                    if d.x & 1 != 0 {
-                        self.lr = p.wrapping_add(4) & self.ea_mask;
-                    }
-                    if ctr_ok && cond_ok {
-                        branch!(target)
-                    } else {
-                        branch!(p.wrapping_add(4))
-                    }
-                }
-                K::Trap | K::TrapI => {
-                    let b = if d.k == K::TrapI { d.imm } else { r!(d.rb) };
-                    let a = r!(d.ra);
-                    let hit = if d.x == 1 {
-                        trap_cond(d.rt, a as i64, b as i64)
-                    } else {
-                        trap_cond(d.rt, a as i32 as i64, b as i32 as i64)
-                    };
-                    if hit {
-                        t!(Err(Fault::Program(srr1::TRAP)));
-                    }
-                }
-                K::PrioNop => self.prio_nop(d.x),
-                K::Illegal => t!(Err(Fault::Program(srr1::ILLEGAL))),
-                K::FpUnavail => {
-                    t!(Err(if self.msr & msr::FP == 0 {
-                        Fault::FpUnavailable
-                    } else {
-                        Fault::Unimplemented(0)
-                    }))
-                }
-                K::VecUnavail => {
-                    t!(Err(if self.msr & msr::VEC == 0 {
-                        Fault::VecUnavailable
-                    } else {
-                        Fault::Unimplemented(0)
-                    }))
-                }
-                K::VsxUnavail => {
-                    t!(Err(if self.msr & msr::VSX == 0 {
-                        Fault::VsxUnavailable
-                    } else {
-                        Fault::Unimplemented(0)
-                    }))
-                }
-                K::Unimpl => t!(Err(Fault::Unimplemented(0))),
-                _ => {
-                    // Rarer groups: string/multiple, atomics, prefixed,
-                    // system instructions.
-                    let next = pc().wrapping_add(d.len as u64) & self.ea_mask;
-                    match self.exec_other(d, pc()) {
-                        Ok(()) => {}
-                        Err(Fault::Resched) => {
-                            return BlockEnd {
-                                done: i as u32 + 1,
-                                fault: None,
-                            }
-                        }
-                        Err(f) => {
-                            if matches!(f, Fault::Hcall | Fault::Idle) {
-                                self.nip = next;
+        let mut base = 0u32;
+        'again: loop {
+            for (i, d) in insns.iter().enumerate() {
+                let pc = || ea0.wrapping_add(d.off as u64);
+                macro_rules! t {
+                    ($e:expr) => {
+                        match $e {
+                            Ok(v) => v,
+                            Err(f) => {
                                 return BlockEnd {
-                                    done: i as u32 + 1,
+                                    done: base + i as u32,
                                     fault: Some((f, pc(), d.len)),
-                                };
+                                }
                             }
-                            t!(Err(f))
                         }
-                    }
-                    if self.stop_block {
-                        self.stop_block = false;
-                        self.nip = next;
+                    };
+                }
+                macro_rules! rc {
+                    ($v:expr) => {{
+                        let v = $v;
+                        r!(d.ra) = v;
+                        if d.x & 1 != 0 {
+                            self.set_cr0(v);
+                        }
+                    }};
+                }
+                macro_rules! rct {
+                    ($v:expr) => {{
+                        let v = $v;
+                        r!(d.rt) = v;
+                        if d.x & 1 != 0 {
+                            self.set_cr0(v);
+                        }
+                    }};
+                }
+                macro_rules! ea {
+                    () => {
+                        r!(d.ra).wrapping_add(r!(d.rb)).wrapping_add(d.imm) & self.ea_mask
+                    };
+                }
+                macro_rules! load {
+                    ($n:literal, $ext:expr) => {{
+                        let ea = ea!();
+                        let v = t!(self.ld::<$n>(ea));
+                        r!(d.rt) = $ext(v);
+                    }};
+                }
+                macro_rules! loadu {
+                    ($n:literal, $ext:expr) => {{
+                        let ea = ea!();
+                        let v = t!(self.ld::<$n>(ea));
+                        r!(d.rt) = $ext(v);
+                        r!(d.ra) = ea;
+                    }};
+                }
+                macro_rules! store_end {
+                    () => {
+                        if self.stop_block {
+                            self.stop_block = false;
+                            self.nip = pc().wrapping_add(d.len as u64) & self.ea_mask;
+                            return BlockEnd {
+                                done: base + i as u32 + 1,
+                                fault: None,
+                            };
+                        }
+                    };
+                }
+                macro_rules! store {
+                    ($n:literal, $v:expr) => {{
+                        let ea = ea!();
+                        t!(self.st::<$n>(ea, $v));
+                        store_end!();
+                    }};
+                }
+                macro_rules! storeu {
+                    ($n:literal) => {{
+                        let ea = ea!();
+                        t!(self.st::<$n>(ea, r!(d.rt)));
+                        r!(d.ra) = ea;
+                        store_end!();
+                    }};
+                }
+                macro_rules! xo_add {
+                    ($a:expr, $b:expr, $c:expr, $carry:expr) => {{
+                        let (v, ca, ca32, ov, ov32) = add3($a, $b, $c);
+                        if $carry {
+                            self.ca = if self.ea_mask == u64::MAX { ca } else { ca32 };
+                            self.ca32 = ca32;
+                        }
+                        if d.x & 2 != 0 {
+                            let o = if self.ea_mask == u64::MAX { ov } else { ov32 };
+                            self.set_ov(o, ov32);
+                        }
+                        rct!(v);
+                    }};
+                }
+                macro_rules! branch {
+                    ($target:expr) => {{
+                        let t = $target & self.ea_mask;
+                        if t == ea0 && loops > 0 {
+                            loops -= 1;
+                            base += i as u32 + 1;
+                            continue 'again;
+                        }
+                        self.nip = t;
                         return BlockEnd {
-                            done: i as u32 + 1,
+                            done: base + i as u32 + 1,
                             fault: None,
                         };
+                    }};
+                }
+                let ca = self.ca as u64;
+                match d.k {
+                    K::Addi => r!(d.rt) = r!(d.ra).wrapping_add(d.imm),
+                    K::Addic => {
+                        let (v, c, c32, _, _) = add3(r!(d.ra), d.imm, 0);
+                        self.ca = if self.ea_mask == u64::MAX { c } else { c32 };
+                        self.ca32 = c32;
+                        rct!(v);
+                    }
+                    K::Subfic => {
+                        let (v, c, c32, _, _) = add3(!r!(d.ra), d.imm, 1);
+                        self.ca = if self.ea_mask == u64::MAX { c } else { c32 };
+                        self.ca32 = c32;
+                        r!(d.rt) = v;
+                    }
+                    K::Mulli => r!(d.rt) = r!(d.ra).wrapping_mul(d.imm),
+                    K::Ori => r!(d.ra) = r!(d.rt) | d.imm,
+                    K::Xori => r!(d.ra) = r!(d.rt) ^ d.imm,
+                    K::AndiRc => {
+                        let v = r!(d.rt) & d.imm;
+                        r!(d.ra) = v;
+                        self.set_cr0(v);
+                    }
+                    K::Cmpi | K::Cmp => {
+                        let a = r!(d.ra);
+                        let b = if d.k == K::Cmpi { d.imm } else { r!(d.rb) };
+                        let c = if d.rt == 1 {
+                            self.cmp_s(a as i64, b as i64)
+                        } else {
+                            self.cmp_s(a as i32 as i64, b as i32 as i64)
+                        };
+                        self.set_crf(d.x as u32, c);
+                    }
+                    K::Cmpli | K::Cmpl => {
+                        let a = r!(d.ra);
+                        let b = if d.k == K::Cmpli { d.imm } else { r!(d.rb) };
+                        let c = if d.rt == 1 {
+                            self.cmp_u(a, b)
+                        } else {
+                            self.cmp_u(a & 0xffff_ffff, b & 0xffff_ffff)
+                        };
+                        self.set_crf(d.x as u32, c);
+                    }
+                    K::Add => xo_add!(r!(d.ra), r!(d.rb), 0, false),
+                    K::Addc => xo_add!(r!(d.ra), r!(d.rb), 0, true),
+                    K::Adde => xo_add!(r!(d.ra), r!(d.rb), ca, true),
+                    K::Addme => xo_add!(r!(d.ra), u64::MAX, ca, true),
+                    K::Addze => xo_add!(r!(d.ra), 0, ca, true),
+                    K::Subf => xo_add!(!r!(d.ra), r!(d.rb), 1, false),
+                    K::Subfc => xo_add!(!r!(d.ra), r!(d.rb), 1, true),
+                    K::Subfe => xo_add!(!r!(d.ra), r!(d.rb), ca, true),
+                    K::Subfme => xo_add!(!r!(d.ra), u64::MAX, ca, true),
+                    K::Subfze => xo_add!(!r!(d.ra), 0, ca, true),
+                    K::Neg => xo_add!(!r!(d.ra), 0, 1, false),
+                    K::Mullw => {
+                        let p = (r!(d.ra) as i32 as i64).wrapping_mul(r!(d.rb) as i32 as i64);
+                        if d.x & 2 != 0 {
+                            let o = p != p as i32 as i64;
+                            self.set_ov(o, o);
+                        }
+                        rct!(p as u64);
+                    }
+                    K::Mulld => {
+                        let p = (r!(d.ra) as i64 as i128) * (r!(d.rb) as i64 as i128);
+                        if d.x & 2 != 0 {
+                            let o = p != p as i64 as i128;
+                            self.set_ov(o, o);
+                        }
+                        rct!(p as u64);
+                    }
+                    K::Mulhw => {
+                        let p = (r!(d.ra) as i32 as i64) * (r!(d.rb) as i32 as i64);
+                        rct!((p >> 32) as u32 as u64);
+                    }
+                    K::Mulhwu => {
+                        let p = (r!(d.ra) & 0xffff_ffff) * (r!(d.rb) & 0xffff_ffff);
+                        rct!(p >> 32);
+                    }
+                    K::Mulhd => {
+                        let p = (r!(d.ra) as i64 as i128) * (r!(d.rb) as i64 as i128);
+                        rct!((p >> 64) as u64);
+                    }
+                    K::Mulhdu => {
+                        let p = (r!(d.ra) as u128) * (r!(d.rb) as u128);
+                        rct!((p >> 64) as u64);
+                    }
+                    K::Divw
+                    | K::Divwu
+                    | K::Divd
+                    | K::Divdu
+                    | K::Divwe
+                    | K::Divweu
+                    | K::Divde
+                    | K::Divdeu => {
+                        let (a, b) = (r!(d.ra), r!(d.rb));
+                        let (v, bad) = match d.k {
+                            K::Divw => divw(a, b),
+                            K::Divwu => divwu(a, b),
+                            K::Divd => divd(a, b),
+                            K::Divdu => divdu(a, b),
+                            K::Divwe => divwe(a, b, true),
+                            K::Divweu => divwe(a, b, false),
+                            K::Divde => divde(a, b, true),
+                            _ => divde(a, b, false),
+                        };
+                        if d.x & 2 != 0 {
+                            self.set_ov(bad, bad);
+                        }
+                        rct!(v);
+                    }
+                    K::Modsw => r!(d.rt) = modsw(r!(d.ra), r!(d.rb)),
+                    K::Moduw => r!(d.rt) = moduw(r!(d.ra), r!(d.rb)),
+                    K::Modsd => r!(d.rt) = modsd(r!(d.ra), r!(d.rb)),
+                    K::Modud => r!(d.rt) = modud(r!(d.ra), r!(d.rb)),
+                    K::Maddhd => {
+                        let p = (r!(d.ra) as i64 as i128) * (r!(d.rb) as i64 as i128)
+                            + (r!(d.x) as i64 as i128);
+                        r!(d.rt) = (p >> 64) as u64;
+                    }
+                    K::Maddhdu => {
+                        let p = (r!(d.ra) as u128) * (r!(d.rb) as u128) + r!(d.x) as u128;
+                        r!(d.rt) = (p >> 64) as u64;
+                    }
+                    K::Maddld => {
+                        r!(d.rt) = r!(d.ra).wrapping_mul(r!(d.rb)).wrapping_add(r!(d.x));
+                    }
+                    K::Addex => {
+                        // CY=0: the carry in and out is XER[OV].
+                        let c = (self.xer & xer::OV != 0) as u64;
+                        let (v, c64, c32, _, _) = add3(r!(d.ra), r!(d.rb), c);
+                        let o = if self.ea_mask == u64::MAX { c64 } else { c32 };
+                        self.xer &= !(xer::OV | xer::OV32);
+                        if o {
+                            self.xer |= xer::OV;
+                        }
+                        if c32 {
+                            self.xer |= xer::OV32;
+                        }
+                        r!(d.rt) = v;
+                    }
+                    K::And => rc!(r!(d.rt) & r!(d.rb)),
+                    K::Andc => rc!(r!(d.rt) & !r!(d.rb)),
+                    K::Or => rc!(r!(d.rt) | r!(d.rb)),
+                    K::Orc => rc!(r!(d.rt) | !r!(d.rb)),
+                    K::Xor => rc!(r!(d.rt) ^ r!(d.rb)),
+                    K::Nor => rc!(!(r!(d.rt) | r!(d.rb))),
+                    K::Nand => rc!(!(r!(d.rt) & r!(d.rb))),
+                    K::Eqv => rc!(!(r!(d.rt) ^ r!(d.rb))),
+                    K::Extsb => rc!(r!(d.rt) as i8 as i64 as u64),
+                    K::Extsh => rc!(r!(d.rt) as i16 as i64 as u64),
+                    K::Extsw => rc!(r!(d.rt) as i32 as i64 as u64),
+                    K::Cntlzw => rc!((r!(d.rt) as u32).leading_zeros() as u64),
+                    K::Cntlzd => rc!(r!(d.rt).leading_zeros() as u64),
+                    K::Cnttzw => rc!((r!(d.rt) as u32).trailing_zeros() as u64),
+                    K::Cnttzd => rc!(r!(d.rt).trailing_zeros() as u64),
+                    K::Popcntb => r!(d.ra) = popcntb(r!(d.rt)),
+                    K::Popcntw => r!(d.ra) = popcntw(r!(d.rt)),
+                    K::Popcntd => r!(d.ra) = r!(d.rt).count_ones() as u64,
+                    K::Prtyw => r!(d.ra) = prtyw(r!(d.rt)),
+                    K::Prtyd => r!(d.ra) = prtyd(r!(d.rt)),
+                    K::Cmpb => r!(d.ra) = cmpb(r!(d.rt), r!(d.rb)),
+                    K::Bpermd => r!(d.ra) = bpermd(r!(d.rt), r!(d.rb)),
+                    K::Brh => {
+                        let v = r!(d.rt);
+                        r!(d.ra) =
+                            ((v & 0x00ff_00ff_00ff_00ff) << 8) | ((v >> 8) & 0x00ff_00ff_00ff_00ff);
+                    }
+                    K::Brw => {
+                        let v = r!(d.rt);
+                        r!(d.ra) = ((v as u32).swap_bytes() as u64)
+                            | (((v >> 32) as u32).swap_bytes() as u64) << 32;
+                    }
+                    K::Brd => r!(d.ra) = r!(d.rt).swap_bytes(),
+                    K::Slw => {
+                        let n = r!(d.rb) & 0x3f;
+                        rc!(if n >= 32 {
+                            0
+                        } else {
+                            ((r!(d.rt) as u32) << n) as u64
+                        });
+                    }
+                    K::Srw => {
+                        let n = r!(d.rb) & 0x3f;
+                        rc!(if n >= 32 {
+                            0
+                        } else {
+                            ((r!(d.rt) as u32) >> n) as u64
+                        });
+                    }
+                    K::Sld => {
+                        let n = r!(d.rb) & 0x7f;
+                        rc!(if n >= 64 { 0 } else { r!(d.rt) << n });
+                    }
+                    K::Srd => {
+                        let n = r!(d.rb) & 0x7f;
+                        rc!(if n >= 64 { 0 } else { r!(d.rt) >> n });
+                    }
+                    K::Sraw | K::Srawi => {
+                        let n = if d.k == K::Sraw {
+                            r!(d.rb) & 0x3f
+                        } else {
+                            d.rb as u64
+                        };
+                        let (v, c) = sraw(r!(d.rt), n);
+                        self.ca = c;
+                        self.ca32 = c;
+                        rc!(v);
+                    }
+                    K::Srad | K::Sradi => {
+                        let n = if d.k == K::Srad {
+                            r!(d.rb) & 0x7f
+                        } else {
+                            d.rb as u64
+                        };
+                        let (v, c) = srad(r!(d.rt), n);
+                        self.ca = c;
+                        self.ca32 = c;
+                        rc!(v);
+                    }
+                    K::Extswsli => rc!((r!(d.rt) as i32 as i64 as u64) << d.rb),
+                    K::Rlwinm => rc!(rotl32(r!(d.rt), d.rb as u32) & d.imm),
+                    K::Rlwnm => rc!(rotl32(r!(d.rt), r!(d.rb) as u32) & d.imm),
+                    K::Rlwimi => {
+                        let rot = rotl32(r!(d.rt), d.rb as u32);
+                        rc!((rot & d.imm) | (r!(d.ra) & !d.imm));
+                    }
+                    K::Rldic => rc!(r!(d.rt).rotate_left(d.rb as u32) & d.imm),
+                    K::Rldcx => rc!(r!(d.rt).rotate_left((r!(d.rb) & 63) as u32) & d.imm),
+                    K::Rldimi => {
+                        let rot = r!(d.rt).rotate_left(d.rb as u32);
+                        rc!((rot & d.imm) | (r!(d.ra) & !d.imm));
+                    }
+                    K::Cmprb => {
+                        let v = r!(d.ra) & 0xff;
+                        let b = r!(d.rb);
+                        let inr = |lo: u64, hi: u64| v >= lo && v <= hi;
+                        let mut m = inr(b & 0xff, (b >> 8) & 0xff);
+                        if d.rt == 1 {
+                            m |= inr((b >> 16) & 0xff, (b >> 24) & 0xff);
+                        }
+                        self.set_crf(d.x as u32, if m { 4 } else { 0 });
+                    }
+                    K::Cmpeqb => {
+                        let v = r!(d.ra) & 0xff;
+                        let b = r!(d.rb);
+                        let m = (0..8).any(|i| (b >> (8 * i)) & 0xff == v);
+                        self.set_crf(d.x as u32, if m { 4 } else { 0 });
+                    }
+                    K::Setb => {
+                        let f = self.crf(d.x as u32);
+                        r!(d.rt) = if f & 8 != 0 {
+                            u64::MAX
+                        } else if f & 4 != 0 {
+                            1
+                        } else {
+                            0
+                        };
+                    }
+                    K::Setbc => {
+                        let bit = (self.cr >> (31 - d.ra as u32)) & 1 != 0;
+                        let set = bit ^ (d.x & 1 != 0);
+                        r!(d.rt) = match (set, d.x >= 2) {
+                            (false, _) => 0,
+                            (true, false) => 1,
+                            (true, true) => u64::MAX,
+                        };
+                    }
+                    K::Isel => {
+                        let bit = (self.cr >> (31 - d.x as u32)) & 1 != 0;
+                        r!(d.rt) = if bit { r!(d.ra) } else { r!(d.rb) };
+                    }
+                    K::Mcrf => {
+                        let v = self.crf(d.ra as u32);
+                        self.set_crf(d.x as u32, v);
+                    }
+                    K::Mcrxrx => {
+                        let v = ((self.xer & xer::OV != 0) as u32) << 3
+                            | ((self.xer & xer::OV32 != 0) as u32) << 2
+                            | (self.ca as u32) << 1
+                            | self.ca32 as u32;
+                        self.set_crf(d.x as u32, v);
+                    }
+                    K::CrLogic => {
+                        let a = (self.cr >> (31 - d.ra as u32)) & 1;
+                        let b = (self.cr >> (31 - d.rb as u32)) & 1;
+                        let v = match d.x {
+                            1 => !(a | b),
+                            4 => a & !b,
+                            6 => a ^ b,
+                            7 => !(a & b),
+                            8 => a & b,
+                            9 => !(a ^ b),
+                            13 => a | !b,
+                            _ => a | b,
+                        } & 1;
+                        let sh = 31 - d.rt as u32;
+                        self.cr = (self.cr & !(1 << sh)) | (v << sh);
+                    }
+                    K::Mfcr => r!(d.rt) = self.cr as u64,
+                    K::Mfocrf => {
+                        let m = d.imm as u32;
+                        if m != 0 && m & (m - 1) == 0 {
+                            let f = 7 - m.trailing_zeros();
+                            r!(d.rt) = (self.cr & (0xf << (28 - 4 * f))) as u64;
+                        }
+                    }
+                    K::Mtcrf => {
+                        let m = d.imm as u32;
+                        let v = r!(d.rt) as u32;
+                        let mut mask = 0u32;
+                        for f in 0..8 {
+                            if m & (0x80 >> f) != 0 {
+                                mask |= 0xf << (28 - 4 * f);
+                            }
+                        }
+                        self.cr = (self.cr & !mask) | (v & mask);
+                    }
+                    K::Addpcis => r!(d.rt) = pc().wrapping_add(4).wrapping_add(d.imm),
+                    K::Lbz => load!(1, |v| v),
+                    K::Lhz => load!(2, |v| v),
+                    K::Lha => load!(2, |v: u64| v as i16 as i64 as u64),
+                    K::Lwz => load!(4, |v| v),
+                    K::Lwa => load!(4, |v: u64| v as i32 as i64 as u64),
+                    K::Ld => load!(8, |v| v),
+                    K::LbzU => loadu!(1, |v| v),
+                    K::LhzU => loadu!(2, |v| v),
+                    K::LhaU => loadu!(2, |v: u64| v as i16 as i64 as u64),
+                    K::LwzU => loadu!(4, |v| v),
+                    K::LwaU => loadu!(4, |v: u64| v as i32 as i64 as u64),
+                    K::LdU => loadu!(8, |v| v),
+                    K::Lhbrx => load!(2, |v| bswap(v, 2)),
+                    K::Lwbrx => load!(4, |v| bswap(v, 4)),
+                    K::Ldbrx => load!(8, |v| bswap(v, 8)),
+                    K::Stb => store!(1, r!(d.rt)),
+                    K::Sth => store!(2, r!(d.rt)),
+                    K::Stw => store!(4, r!(d.rt)),
+                    K::Std => store!(8, r!(d.rt)),
+                    K::StbU => storeu!(1),
+                    K::SthU => storeu!(2),
+                    K::StwU => storeu!(4),
+                    K::StdU => storeu!(8),
+                    K::Sthbrx => store!(2, bswap(r!(d.rt), 2)),
+                    K::Stwbrx => store!(4, bswap(r!(d.rt), 4)),
+                    K::Stdbrx => store!(8, bswap(r!(d.rt), 8)),
+                    K::Nop => {}
+                    K::B => {
+                        let p = pc();
+                        if d.x & 1 != 0 {
+                            self.lr = p.wrapping_add(4) & self.ea_mask;
+                        }
+                        branch!(if d.x & 2 != 0 {
+                            d.imm
+                        } else {
+                            p.wrapping_add(d.imm)
+                        })
+                    }
+                    K::Bc | K::Bclr | K::Bcctr | K::Bctar => {
+                        let p = pc();
+                        let bo = d.rt;
+                        if bo & 4 == 0 && d.k == K::Bcctr {
+                            // bcctr with BO[2]=0 is an invalid form.
+                            t!(Err(Fault::Program(srr1::ILLEGAL)));
+                        }
+                        let ctr_ok = if bo & 4 == 0 {
+                            self.ctr = self.ctr.wrapping_sub(1);
+                            let c = if self.ea_mask == u64::MAX {
+                                self.ctr
+                            } else {
+                                self.ctr & 0xffff_ffff
+                            };
+                            (c != 0) ^ (bo & 2 != 0)
+                        } else {
+                            true
+                        };
+                        let cond_ok = bo & 0x10 != 0
+                            || ((self.cr >> (31 - d.ra as u32)) & 1 != 0) == (bo & 8 != 0);
+                        let target = match d.k {
+                            K::Bc => {
+                                if d.x & 2 != 0 {
+                                    d.imm
+                                } else {
+                                    p.wrapping_add(d.imm)
+                                }
+                            }
+                            K::Bclr => self.lr & !3,
+                            K::Bcctr => self.ctr & !3,
+                            _ => self.tar & !3,
+                        };
+                        if d.x & 1 != 0 {
+                            self.lr = p.wrapping_add(4) & self.ea_mask;
+                        }
+                        if ctr_ok && cond_ok {
+                            branch!(target)
+                        } else {
+                            branch!(p.wrapping_add(4))
+                        }
+                    }
+                    K::Trap | K::TrapI => {
+                        let b = if d.k == K::TrapI { d.imm } else { r!(d.rb) };
+                        let a = r!(d.ra);
+                        let hit = if d.x == 1 {
+                            trap_cond(d.rt, a as i64, b as i64)
+                        } else {
+                            trap_cond(d.rt, a as i32 as i64, b as i32 as i64)
+                        };
+                        if hit {
+                            t!(Err(Fault::Program(srr1::TRAP)));
+                        }
+                    }
+                    K::PrioNop => self.prio_nop(d.x),
+                    K::Illegal => t!(Err(Fault::Program(srr1::ILLEGAL))),
+                    K::FpUnavail => {
+                        t!(Err(if self.msr & msr::FP == 0 {
+                            Fault::FpUnavailable
+                        } else {
+                            Fault::Unimplemented(0)
+                        }))
+                    }
+                    K::VecUnavail => {
+                        t!(Err(if self.msr & msr::VEC == 0 {
+                            Fault::VecUnavailable
+                        } else {
+                            Fault::Unimplemented(0)
+                        }))
+                    }
+                    K::VsxUnavail => {
+                        t!(Err(if self.msr & msr::VSX == 0 {
+                            Fault::VsxUnavailable
+                        } else {
+                            Fault::Unimplemented(0)
+                        }))
+                    }
+                    K::Unimpl => t!(Err(Fault::Unimplemented(0))),
+                    _ => {
+                        // Rarer groups: string/multiple, atomics, prefixed,
+                        // system instructions.
+                        let next = pc().wrapping_add(d.len as u64) & self.ea_mask;
+                        match self.exec_other(d, pc()) {
+                            Ok(()) => {}
+                            Err(Fault::Resched) => {
+                                return BlockEnd {
+                                    done: base + i as u32 + 1,
+                                    fault: None,
+                                }
+                            }
+                            Err(f) => {
+                                if matches!(f, Fault::Hcall | Fault::Idle) {
+                                    self.nip = next;
+                                    return BlockEnd {
+                                        done: base + i as u32 + 1,
+                                        fault: Some((f, pc(), d.len)),
+                                    };
+                                }
+                                t!(Err(f))
+                            }
+                        }
+                        if self.stop_block {
+                            self.stop_block = false;
+                            self.nip = next;
+                            return BlockEnd {
+                                done: base + i as u32 + 1,
+                                fault: None,
+                            };
+                        }
                     }
                 }
             }
-        }
-        self.nip = end & self.ea_mask;
-        BlockEnd {
-            done: insns.len() as u32,
-            fault: None,
+            self.nip = end & self.ea_mask;
+            return BlockEnd {
+                done: base + insns.len() as u32,
+                fault: None,
+            };
         }
     }
 

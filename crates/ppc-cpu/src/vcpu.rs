@@ -278,9 +278,22 @@ impl Vcpu {
             let msr_before = self.cpu.msr;
             let block = &self.cache.blocks[idx as usize];
             let first = block.insns[0].k;
-            let end = self
-                .cpu
-                .exec_block(&block.insns, pc, pc.wrapping_add(block.bytes as u64));
+            // Tight loops re-run in place; bounded by the budget and, with
+            // EE set, by how often interrupts must be polled.
+            let n = block.insns.len() as u64;
+            let max_loops = if msr_before & (msr::EE | msr::SE | msr::BE) != 0 {
+                if msr_before & (msr::SE | msr::BE) != 0 {
+                    0
+                } else {
+                    8
+                }
+            } else {
+                256
+            };
+            let loops = ((limit - self.cpu.icount) / n).min(max_loops) as u32;
+            let end =
+                self.cpu
+                    .exec_block(&block.insns, pc, pc.wrapping_add(block.bytes as u64), loops);
             self.cpu.icount += end.done as u64;
             if let Some((f, fpc, len)) = end.fault {
                 if let Some(e) = self.fault(f, fpc, len) {
