@@ -101,12 +101,16 @@ fn chosen(m: &Machine, b: &mut FdtBuilder, stage: Stage) -> Result<(), FdtError>
     };
     b.property("ibm,architecture-vec-5", &arch_vec)?;
     if stage == Stage::Reset {
-        let mmu = if m.cfg.cpu.radix && platform_support_byte23(m) != 0 {
-            0xc0
-        } else {
-            0x00
-        };
-        let radix_ext = if m.cfg.cpu.radix { 0x40 } else { 0x00 };
+        // Byte 24: hash and radix both offered (0xc0) on an ISA 3.00 CPU,
+        // hash only otherwise; byte 26: GTSE with radix.
+        let isa3 = m.cfg.cpu.radix
+            && m.cfg
+                .max_cpu_compat
+                .unwrap_or(m.cfg.cpu.isa)
+                .min(m.cfg.cpu.isa)
+                >= ppc_cpu::IsaLevel::V3_00;
+        let mmu = if isa3 { 0xc0 } else { 0x00 };
+        let radix_ext = if isa3 { 0x40 } else { 0x00 };
         b.property(
             "ibm,arch-vec-5-platform-support",
             &[

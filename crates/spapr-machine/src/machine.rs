@@ -288,13 +288,7 @@ impl Machine {
             });
         }
 
-        let mut platform_ov5 = OptionVector::default();
-        if irq.has("xive") {
-            platform_ov5.set_byte(OV5_INTC_BYTE, OV5_XIVE_EXPLOIT);
-        }
-        if cfg.cpu.radix {
-            platform_ov5.set_byte(OV5_MMU_BYTE, OV5_MMU_RADIX_300);
-        }
+        let platform_ov5 = platform_ov5(&cfg, irq.has("xive"));
 
         let m = Arc::new(Self {
             ram,
@@ -420,6 +414,11 @@ impl Machine {
         for slot in &self.vcpus {
             let mut cpu = slot.cpu.lock();
             cpu.reset();
+            // cap-large-decr decides LPCR[LD] (QEMU's cpu_apply).
+            if !self.cfg.caps.is_on(CapId::LargeDecr) {
+                let lpcr = cpu.lpcr() & !ppc_cpu::regs::lpcr::LD;
+                cpu.set_lpcr(lpcr);
+            }
             self.irq.cpu_intc_reset(slot.index);
             let mut run = slot.run.lock();
             *run = VcpuRun {
@@ -632,6 +631,30 @@ impl Machine {
     pub fn hcall_count(&self) -> u64 {
         self.hcalls.load(Ordering::Relaxed)
     }
+}
+
+/// What the platform supports in option vector 5 (QEMU's `spapr->ov5`):
+/// dynamic reconfiguration memory, FORM1 affinity, dedicated hot-plug
+/// events, DRMEM v2, radix with GTSE on an ISA 3.00 CPU, and XIVE
+/// exploitation when a XIVE controller exists. CAS intersects it with
+/// what the guest asks.
+fn platform_ov5(cfg: &MachineConfig, xive: bool) -> OptionVector {
+    let mut v = OptionVector::default();
+    v.set_byte(2, 0x20);
+    v.set_byte(5, 0x80);
+    if cfg.machine.flags.modern_hotplug_events {
+        v.set_byte(6, 0x04);
+    }
+    v.set_byte(22, 0x80);
+    let isa = cfg.max_cpu_compat.unwrap_or(cfg.cpu.isa).min(cfg.cpu.isa);
+    if cfg.cpu.radix && isa >= ppc_cpu::IsaLevel::V3_00 {
+        v.set_byte(OV5_MMU_BYTE, OV5_MMU_RADIX_300);
+        v.set_byte(26, 0x40);
+    }
+    if xive {
+        v.set_byte(OV5_INTC_BYTE, OV5_XIVE_EXPLOIT);
+    }
+    v
 }
 
 /// The interrupt number of the VIO device at `reg` (pseries-3.1 and later;

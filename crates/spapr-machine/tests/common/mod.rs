@@ -49,18 +49,32 @@ pub fn machine(machine: &str, smp: u32, name: &str, append: &str) -> Arc<Machine
 }
 
 /// Runs until the guest powers off (or `limit` passes) and returns the
-/// exit reason and the console transcript.
+/// exit reason and the console transcript. Acts on the guests' `WAIT:`
+/// lines as their harness does: a key for `WAIT: key`, a powerdown request
+/// for `WAIT: powerdown`.
 pub fn run(m: &Arc<Machine>, limit: Duration) -> (ExitReason, String) {
     m.start(false);
     let watchdog = {
         let m = Arc::clone(m);
         std::thread::spawn(move || {
             let start = Instant::now();
+            let mut handled = 0;
             while start.elapsed() < limit {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(5));
                 if m.is_finished() {
                     return;
                 }
+                let text = String::from_utf8_lossy(&m.transcript()).into_owned();
+                let waits: Vec<&str> = text.lines().filter(|l| l.starts_with("WAIT: ")).collect();
+                for w in &waits[handled.min(waits.len())..] {
+                    // Without a migration, `WAIT: migrate` wants just the key.
+                    if w.starts_with("WAIT: key") || w.starts_with("WAIT: migrate") {
+                        m.console_input(b"k");
+                    } else if w.starts_with("WAIT: powerdown") {
+                        m.powerdown();
+                    }
+                }
+                handled = waits.len();
             }
             m.request_exit(ExitReason::Error("test time limit".into()));
         })
