@@ -1,7 +1,7 @@
 //! The device tree the machine hands the guest: at reset (r3 at entry) and
 //! after CAS (in the guest's buffer), node for node what QEMU 7.2 writes
-//! for the same machine, except the PCI host bridge and the dynamic
-//! reconfiguration properties, which this machine does not have.
+//! for the same machine, except the dynamic reconfiguration properties
+//! (no hot-plug connectors here) and the PHB's DMA windows.
 
 use fdt::{FdtBuilder, FdtError};
 use ppc_cpu::Family;
@@ -77,6 +77,7 @@ fn build_stage(m: &Machine, stage: Stage) -> Result<Vec<u8>, DevTreeError> {
     rtas(m, &mut b)?;
     event_sources(m, &mut b)?;
     cpus(m, &mut b, stage)?;
+    m.phb.dt(&mut b)?;
     vdevice(m, &mut b)?;
     let ram = m.cfg.ram_size;
     b.node("memory@0", |b| {
@@ -185,6 +186,11 @@ fn rtas(m: &Machine, b: &mut FdtBuilder) -> Result<(), FdtError> {
     let mut calls: Vec<(String, u32)> = crate::rtas::RtasCall::all()
         .map(|c| (c.name().to_string(), c.token()))
         .chain(m.irq.rtas_calls().map(|d| (d.name.to_string(), d.token)))
+        .chain(
+            crate::phb::RTAS_CALLS
+                .iter()
+                .map(|&(n, t)| (n.to_string(), t)),
+        )
         .collect();
     calls.sort_by_key(|c| c.1);
     for (name, token) in calls {

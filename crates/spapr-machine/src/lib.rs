@@ -12,6 +12,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod nvram;
+pub mod phb;
 pub mod rtas;
 pub mod rtas_dispatch;
 pub mod rtc;

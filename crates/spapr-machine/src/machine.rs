@@ -159,6 +159,7 @@ pub struct Machine {
     pub(crate) vty: Option<Vty>,
     pub(crate) nvram: Mutex<Nvram>,
     pub(crate) epow_irq: u32,
+    pub(crate) phb: crate::phb::Phb,
     pub(crate) hotplug_irq: Option<u32>,
     pub(crate) platform_ov5: OptionVector,
     pub(crate) inner: Mutex<Inner>,
@@ -241,6 +242,7 @@ impl Machine {
         } else {
             None
         };
+        let phb = crate::phb::Phb::new(&irq)?;
         let mut next_reg = VIO_REG_BASE;
         let vty = if cfg.console {
             let reg = next_reg;
@@ -299,6 +301,7 @@ impl Machine {
             vty,
             nvram: Mutex::new(Nvram::new(nvram_reg, nvram_irq)),
             epow_irq,
+            phb,
             hotplug_irq,
             platform_ov5,
             inner: Mutex::new(Inner {

@@ -34,6 +34,8 @@ impl Machine {
         let mut ret = h::SUCCESS;
         if self.irq.rtas(caller, buf.token, &buf.args, &mut rets) {
             // Served by an interrupt controller.
+        } else if crate::phb::RTAS_CALLS.iter().any(|c| c.1 == buf.token) {
+            self.phb.rtas(buf.token, &buf.args, &mut rets);
         } else if let Some(call) = RtasCall::from_token(buf.token) {
             outcome = self.rtas_call(slot, call, &buf, &mut rets);
         } else {
