@@ -94,9 +94,10 @@ impl Default for Smp {
 
 impl Smp {
     /// Parses `-smp [cpus=]N[,sockets=S][,dies=1][,cores=C][,threads=T][,maxcpus=M]`
-    /// and fills the omitted values the way QEMU 6.2+ does (cores preferred
-    /// over sockets), for machine `type_name`.
-    pub fn parse(text: &str, type_name: &str) -> Result<Self, ConfigError> {
+    /// and fills the omitted values the way QEMU does: cores preferred over
+    /// sockets, or sockets over cores for machine types before 6.2
+    /// (`prefer_sockets`), for machine `type_name`.
+    pub fn parse(text: &str, type_name: &str, prefer_sockets: bool) -> Result<Self, ConfigError> {
         let (mut cpus, mut sockets, mut cores, mut threads, mut maxcpus) = (0, 0, 0, 0, 0);
         for (i, item) in text.split(',').enumerate() {
             let (key, value) = match item.split_once('=') {
@@ -135,7 +136,16 @@ impl Smp {
             ));
         }
         let mut maxcpus_v = if maxcpus > 0 { maxcpus } else { cpus };
-        if cores == 0 {
+        if prefer_sockets {
+            if sockets == 0 {
+                cores = cores.max(1);
+                threads = threads.max(1);
+                sockets = maxcpus_v / (cores * threads);
+            } else if cores == 0 {
+                threads = threads.max(1);
+                cores = maxcpus_v / (sockets * threads);
+            }
+        } else if cores == 0 {
             sockets = sockets.max(1);
             threads = threads.max(1);
             cores = (maxcpus_v / (sockets * threads)).max(if maxcpus_v == 0 { 1 } else { 0 });
@@ -343,7 +353,7 @@ impl MachineConfig {
         };
 
         let smp = match &req.smp {
-            Some(s) => Smp::parse(s, &machine.name)?,
+            Some(s) => Smp::parse(s, &machine.name, machine.flags.smp_prefer_sockets)?,
             None => Smp::default(),
         };
         if smp.threads > cpu.max_threads {
@@ -448,22 +458,26 @@ mod tests {
 
     #[test]
     fn smp_rules_match_qemu() {
-        let s = Smp::parse("4", "pseries-7.2").unwrap();
+        let s = Smp::parse("4", "pseries-7.2", false).unwrap();
         assert_eq!((s.cpus, s.maxcpus, s.cores, s.threads), (4, 4, 4, 1));
-        let s = Smp::parse("8,threads=4", "pseries-7.2").unwrap();
+        let s = Smp::parse("8,threads=4", "pseries-7.2", false).unwrap();
         assert_eq!((s.cores, s.threads), (2, 4));
-        let s = Smp::parse("1,maxcpus=4", "pseries-7.2").unwrap();
+        let s = Smp::parse("1,maxcpus=4", "pseries-7.2", false).unwrap();
         assert_eq!((s.cpus, s.maxcpus), (1, 4));
         assert_eq!(
-            Smp::parse("4,maxcpus=2", "pseries-7.2").unwrap_err().to_string(),
+            Smp::parse("4,maxcpus=2", "pseries-7.2", false).unwrap_err().to_string(),
             "Invalid CPU topology: maxcpus must be equal to or greater than smp: sockets (1) * cores (2) * threads (1) == maxcpus (2) < smp_cpus (4)"
         );
         assert_eq!(
-            Smp::parse("4097", "pseries-7.2").unwrap_err().to_string(),
+            Smp::parse("4097", "pseries-7.2", false)
+                .unwrap_err()
+                .to_string(),
             "Invalid SMP CPUs 4097. The max CPUs supported by machine 'pseries-7.2' is 4096"
         );
-        assert!(Smp::parse("x", "pseries-7.2").is_err());
-        assert!(Smp::parse("2,bogus=1", "pseries-7.2").is_err());
+        let s = Smp::parse("4", "pseries-4.2", true).unwrap();
+        assert_eq!((s.sockets, s.cores), (4, 1));
+        assert!(Smp::parse("x", "pseries-7.2", false).is_err());
+        assert!(Smp::parse("2,bogus=1", "pseries-7.2", false).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use fdt::{FdtBuilder, FdtError};
 use ppc_cpu::Family;
-use spapr_caps::CapId;
+use spapr_caps::{CapId, MachineVersion};
 
 use crate::cas::{OptionVector, OV5_INTC_BYTE};
 use crate::events::EventClass;
@@ -68,11 +68,13 @@ fn build_stage(m: &Machine, stage: Stage) -> Result<Vec<u8>, DevTreeError> {
     b.property_string("vm,uuid", "00000000-0000-0000-0000-000000000000")?;
     m.irq.dt_root_properties(&mut b)?;
 
-    b.node("ibm,persistent-memory", |b| {
-        b.property_u32("#address-cells", 1)?;
-        b.property_u32("#size-cells", 0)?;
-        b.property_string("device_type", "ibm,persistent-memory")
-    })?;
+    if m.cfg.machine.version >= MachineVersion::new(5, 0) {
+        b.node("ibm,persistent-memory", |b| {
+            b.property_u32("#address-cells", 1)?;
+            b.property_u32("#size-cells", 0)?;
+            b.property_string("device_type", "ibm,persistent-memory")
+        })?;
+    }
     chosen(m, &mut b, stage)?;
     rtas(m, &mut b)?;
     event_sources(m, &mut b)?;
@@ -111,7 +113,8 @@ fn chosen(m: &Machine, b: &mut FdtBuilder, stage: Stage) -> Result<(), FdtError>
                 .min(m.cfg.cpu.isa)
                 >= ppc_cpu::IsaLevel::V3_00;
         let mmu = if isa3 { 0xc0 } else { 0x00 };
-        let radix_ext = if isa3 { 0x40 } else { 0x00 };
+        // GTSE is offered whatever the CPU (as QEMU does under TCG).
+        let radix_ext = 0x40;
         b.property(
             "ibm,arch-vec-5-platform-support",
             &[
@@ -126,7 +129,9 @@ fn chosen(m: &Machine, b: &mut FdtBuilder, stage: Stage) -> Result<(), FdtError>
             ],
         )?;
     }
-    b.property_u32("linux,pci-probe-only", 0)?;
+    if m.cfg.machine.flags.linux_pci_probe {
+        b.property_u32("linux,pci-probe-only", 0)?;
+    }
     if !m.boot.append.is_empty() {
         b.property_string("bootargs", &m.boot.append)?;
     }
@@ -167,21 +172,21 @@ fn rtas(m: &Machine, b: &mut FdtBuilder) -> Result<(), FdtError> {
         ],
     )?;
     b.property_string("qemu,hypertas-functions", "hcall-memop1")?;
-    b.property_cells("ibm,associativity-reference-points", &[4, 4, 2])?;
+    if m.cfg.machine.version >= MachineVersion::new(5, 1) {
+        b.property_cells("ibm,associativity-reference-points", &[4, 4, 2])?;
+    } else {
+        b.property_cells("ibm,associativity-reference-points", &[4, 4])?;
+    }
     b.property_cells("ibm,max-associativity-domains", &[4, 0, 0, 0, 1])?;
-    b.property_u32("rtas-size", 0x83c)?;
+    // The error log area plus QEMU's per-vCPU machine-check save areas.
+    b.property_u32("rtas-size", 0x800 + 0x1c + 0x10 * m.cfg.smp.maxcpus)?;
     b.property_u32("rtas-error-log-max", 0x800)?;
     b.property_u32("rtas-event-scan-rate", 1)?;
     b.property_null("ibm,extended-os-term")?;
     b.property_cells(
         "ibm,lrdr-capacity",
-        &[
-            0,
-            0,
-            (m.cfg.ram_size >> 32) as u32,
-            m.cfg.ram_size as u32 & 0xf000_0000,
-            m.cfg.smp.maxcpus,
-        ],
+        // No hot-pluggable memory: max device address 0, LMB size 256 MiB.
+        &[0, 0, 0, 0x1000_0000, m.cfg.smp.maxcpus / m.cfg.smp.threads],
     )?;
     let mut calls: Vec<(String, u32)> = crate::rtas::RtasCall::all()
         .map(|c| (c.name().to_string(), c.token()))
@@ -227,7 +232,7 @@ fn pa_features(family: Family) -> &'static [u8] {
     const P9: &[u8] = &[
         0x42, 0x00, 0xf6, 0x3f, 0xc7, 0xc0, 0x80, 0xf0, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x00, 0x00, 0x80, 0x00, 0x80, 0x00,
-        0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0xc0, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80,
+        0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0xc0, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80,
         0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x80, 0x00,
         0x80, 0x00, 0x80, 0x00, 0x80, 0x00, 0x00, 0x00,
     ];
@@ -236,6 +241,28 @@ fn pa_features(family: Family) -> &'static [u8] {
         Family::Power8 => P8,
         Family::Power9 | Family::Power10 => P9,
     }
+}
+
+/// Hash MMU segment and page sizes of POWER7..POWER9 (shift, SLB
+/// encoding, then (page shift, encoding) pairs), cut at
+/// `cap-hpt-max-page-size` as QEMU's `cpu_apply` does.
+fn segment_page_sizes(max_shift: u8) -> Vec<u32> {
+    const SPS: &[(u32, u32, &[(u32, u32)])] = &[
+        (12, 0x000, &[(12, 0x00), (24, 0x38)]),
+        (16, 0x110, &[(16, 0x01), (24, 0x08)]),
+        (24, 0x100, &[(24, 0x00)]),
+        (34, 0x120, &[(34, 0x03)]),
+    ];
+    let max = u32::from(max_shift);
+    let mut out = Vec::new();
+    for &(seg, enc, pages) in SPS.iter().filter(|s| s.0 <= max) {
+        let ok: Vec<&(u32, u32)> = pages.iter().filter(|p| p.0 <= max).collect();
+        out.extend_from_slice(&[seg, enc, ok.len() as u32]);
+        for p in ok {
+            out.extend_from_slice(&[p.0, p.1]);
+        }
+    }
+    out
 }
 
 fn cpu_node_name(family: Family) -> &'static str {
@@ -298,10 +325,12 @@ fn cpus(m: &Machine, b: &mut FdtBuilder, stage: Stage) -> Result<(), FdtError> {
         }
         b.property_cells(
             "ibm,segment-page-sizes",
-            &[0x0c, 0, 1, 0x0c, 0, 0x10, 0x110, 1, 0x10, 1],
+            &segment_page_sizes(m.cfg.caps.get(CapId::HptMaxPageSize)),
         )?;
         b.property("ibm,pa-features", pa_features(cpu.family()))?;
-        b.property_u32("ibm,chip-id", 0)?;
+        // The socket the core sits in.
+        let per_socket = m.cfg.smp.cores * m.cfg.smp.threads;
+        b.property_u32("ibm,chip-id", core[0].index / per_socket.max(1))?;
         b.property_cells("ibm,pft-size", &[0, 0x16])?;
         let servers: Vec<u32> = core.iter().map(|s| s.server).collect();
         b.property_cells("ibm,ppc-interrupt-server#s", &servers)?;

@@ -143,6 +143,11 @@ impl IrqFrontEnd {
         self.nr_xirqs
     }
 
+    /// Whether numbers are allocated the pseries-3.0 way.
+    pub fn is_legacy(&self) -> bool {
+        matches!(&*self.alloc.lock(), Allocation::Legacy(_))
+    }
+
     /// Interrupt server numbers the controllers cover.
     pub fn nr_servers(&self) -> u32 {
         self.nr_servers

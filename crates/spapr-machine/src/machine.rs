@@ -242,7 +242,6 @@ impl Machine {
         } else {
             None
         };
-        let phb = crate::phb::Phb::new(&irq)?;
         let mut next_reg = VIO_REG_BASE;
         let vty = if cfg.console {
             let reg = next_reg;
@@ -254,6 +253,9 @@ impl Machine {
         };
         let nvram_reg = next_reg;
         let nvram_irq = irq.claim_device(vio_irq(nvram_reg), false)?;
+        // The PHB comes after the VIO devices (it matters for the legacy
+        // allocation of pseries-3.0 and older).
+        let phb = crate::phb::Phb::new(&irq)?;
 
         let shared = CpuShared::new(ram.mmap());
         let timebase = Timebase::new();

@@ -35,6 +35,9 @@ pub struct Phb {
     pub buid: u64,
     /// Interrupt numbers of INTA..INTD.
     pub lsis: [u32; PCI_LSI_PER_PHB as usize],
+    /// MSIs the guest may ask for (`ibm,pe-total-#msi`): the dynamic MSI
+    /// range, or the whole ICS on legacy machines.
+    pub total_msi: u32,
 }
 
 impl Phb {
@@ -46,9 +49,15 @@ impl Phb {
             let fixed = pci_lsi(0, pin as u32).expect("PHB 0 has 4 LSIs");
             *l = irq.claim_device(fixed, true)?;
         }
+        let total_msi = if irq.is_legacy() {
+            irq.nr_xirqs()
+        } else {
+            NR_MSIS
+        };
         Ok(Self {
             buid: PHB0_BUID,
             lsis,
+            total_msi,
         })
     }
 
@@ -90,7 +99,7 @@ impl Phb {
         )?;
         b.property_cells("reg", &[(self.buid >> 32) as u32, self.buid as u32, 0, 0])?;
         b.property_u32("ibm,pci-config-space-type", 1)?;
-        b.property_u32("ibm,pe-total-#msi", NR_MSIS)?;
+        b.property_u32("ibm,pe-total-#msi", self.total_msi)?;
         b.property_cells("interrupt-map-mask", &[0xf800, 0, 0, 0xffff_ffff])?;
         // Slot s, pin p (1..4) -> LSI (s + p - 1) mod 4, the usual swizzle.
         let mut map = Vec::with_capacity(32 * 4 * 7);
@@ -147,6 +156,7 @@ mod tests {
         Phb {
             buid: PHB0_BUID,
             lsis: [0x1200, 0x1201, 0x1202, 0x1203],
+            total_msi: NR_MSIS,
         }
     }
 
