@@ -247,7 +247,9 @@ fn pa_features(family: Family) -> &'static [u8] {
 /// encoding, then (page shift, encoding) pairs), cut at
 /// `cap-hpt-max-page-size` as QEMU's `cpu_apply` does.
 fn segment_page_sizes(max_shift: u8) -> Vec<u32> {
-    const SPS: &[(u32, u32, &[(u32, u32)])] = &[
+    /// (segment shift, SLB encoding, (page shift, encoding) pairs).
+    type Segment = (u32, u32, &'static [(u32, u32)]);
+    const SPS: &[Segment] = &[
         (12, 0x000, &[(12, 0x00), (24, 0x38)]),
         (16, 0x110, &[(16, 0x01), (24, 0x08)]),
         (24, 0x100, &[(24, 0x00)]),
