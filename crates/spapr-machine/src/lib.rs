@@ -11,6 +11,7 @@ pub mod irq;
 pub mod loader;
 pub mod machine;
 pub mod memory;
+pub mod migrate;
 pub mod nvram;
 pub mod phb;
 pub mod rtas;

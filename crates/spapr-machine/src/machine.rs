@@ -258,6 +258,7 @@ impl Machine {
         let phb = crate::phb::Phb::new(&irq)?;
 
         let shared = CpuShared::new(ram.mmap());
+        ram.attach_code_cache(Arc::clone(&shared));
         let timebase = Timebase::new();
         let mut vcpus = Vec::with_capacity(cfg.smp.cpus as usize);
         let mut cores: Vec<Arc<SmtCore>> = Vec::new();

@@ -5,13 +5,21 @@
 //! address the guest made up returns `false`/`None`, never panics and never
 //! touches anything outside the region.
 
+use std::sync::{Arc, OnceLock};
+
+use ppc_cpu::CpuShared;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 /// Guest RAM.
+///
+/// Writes made here (images, RTAS results, migrated pages) also invalidate
+/// the vCPUs' decoded code for the bytes written, once the code cache is
+/// attached, so that no stale decoded instruction ever runs.
 #[derive(Debug, Clone)]
 pub struct GuestRam {
     mem: GuestMemoryMmap,
     size: u64,
+    code: Arc<OnceLock<Arc<CpuShared>>>,
 }
 
 /// Why RAM could not be set up.
@@ -34,7 +42,23 @@ impl GuestRam {
                 size,
                 reason: e.to_string(),
             })?;
-        Ok(Self { mem, size })
+        Ok(Self {
+            mem,
+            size,
+            code: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// Connects the vCPUs' decoded-code cache, which every later write
+    /// invalidates.
+    pub fn attach_code_cache(&self, shared: Arc<CpuShared>) {
+        let _ = self.code.set(shared);
+    }
+
+    fn written(&self, addr: u64, len: u64) {
+        if let Some(c) = self.code.get() {
+            c.invalidate_code(addr, len);
+        }
     }
 
     /// The vm-memory object (for the vCPUs and the controllers).
@@ -60,8 +84,12 @@ impl GuestRam {
 
     /// Writes bytes; false (and nothing written) if outside RAM.
     pub fn write(&self, addr: u64, buf: &[u8]) -> bool {
-        self.contains(addr, buf.len() as u64)
-            && self.mem.write_slice(buf, GuestAddress(addr)).is_ok()
+        let ok = self.contains(addr, buf.len() as u64)
+            && self.mem.write_slice(buf, GuestAddress(addr)).is_ok();
+        if ok {
+            self.written(addr, buf.len() as u64);
+        }
+        ok
     }
 
     /// Reads a big-endian 32-bit word.
