@@ -256,6 +256,82 @@ fn check_no_alloc(vcpus: &[u32], ipi: bool, drivers: &mut [Driver]) {
     assert_eq!(after - before, 0, "the cycle allocated");
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the
+    // call; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time per cycle of each of `drivers` running at once: on a loaded
+/// machine wall time mostly measures the scheduler, while a thread's CPU
+/// time per cycle grows only with real contention (shared cache lines,
+/// locks) between the two threads.
+fn cpu_per_cycle(ipi: bool, n: u64, drivers: &mut [Driver]) -> Vec<f64> {
+    let barrier = Barrier::new(drivers.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = drivers
+            .iter_mut()
+            .map(|d| {
+                let b = &barrier;
+                s.spawn(move || {
+                    b.wait();
+                    let t = thread_cpu();
+                    for _ in 0..n {
+                        d.cycle(ipi);
+                    }
+                    (thread_cpu() - t).as_nanos() as f64 / n as f64
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Prints thread-CPU-time per cycle, one thread then two threads, and the
+/// two-thread throughput it implies on two free cores.
+fn cpu_time_report() {
+    const N: u64 = 200_000;
+    println!("thread CPU time per cycle (ns), {N} cycles per thread:");
+    for (kind, ipi) in [("msi", false), ("ipi", true)] {
+        for contexts in [4u32, 1024] {
+            for lisns in [64u32, 8192] {
+                let f = fixture(contexts, lisns);
+                let mut drivers: Vec<Driver> = (0..2).map(|v| Driver::new(&f, v)).collect();
+                cpu_per_cycle(ipi, N / 10, &mut drivers);
+                // Median of five runs of each.
+                let median = |mut v: Vec<f64>| {
+                    v.sort_by(f64::total_cmp);
+                    v[v.len() / 2]
+                };
+                let one = median(
+                    (0..5)
+                        .map(|_| cpu_per_cycle(ipi, N, &mut drivers[..1])[0])
+                        .collect(),
+                );
+                let two = median(
+                    (0..5)
+                        .map(|_| {
+                            let t = cpu_per_cycle(ipi, N, &mut drivers);
+                            t.iter().cloned().fold(0.0, f64::max)
+                        })
+                        .collect(),
+                );
+                println!(
+                    "  {kind}/ctx{contexts}/lisn{lisns}: 1 thread {one:.0}, 2 threads (slower of the two) {two:.0} -> throughput x{:.2}",
+                    2.0 * one / two
+                );
+            }
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     for (kind, ipi) in [("msi", false), ("ipi", true)] {
         let mut g = c.benchmark_group(kind);
@@ -279,6 +355,7 @@ fn bench(c: &mut Criterion) {
         g.finish();
     }
     println!("allocations during the checked cycles: 0 (asserted)");
+    cpu_time_report();
 }
 
 criterion_group!(benches, bench);
