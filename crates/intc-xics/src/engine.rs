@@ -31,7 +31,7 @@
 //! by index (vCPU index or server number) and take that presenter's lock
 //! only. The resend pass after an EOI costs one load when no source waits.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use spapr_irq::IrqLine;
 
@@ -75,6 +75,8 @@ pub struct Xics {
     icps: Box<[Icp]>,
     /// vCPU index -> server number + 1 (0: no presenter).
     vcpu_server: Box<[AtomicU32]>,
+    /// Whether presenters drive their lines (see [`Xics::set_outputs_enabled`]).
+    outputs_enabled: AtomicBool,
 }
 
 impl Xics {
@@ -101,6 +103,7 @@ impl Xics {
             ics: Ics::new(cfg.offset, cfg.nr_irqs),
             icps: (0..cfg.nr_servers).map(|_| Icp::new()).collect(),
             vcpu_server: (0..cfg.max_vcpus).map(|_| AtomicU32::new(0)).collect(),
+            outputs_enabled: AtomicBool::new(true),
         })
     }
 
@@ -424,6 +427,23 @@ impl Xics {
         }
     }
 
+    /// Connects or disconnects the presenters' lines, state kept: disabled,
+    /// every line is lowered (and a migrated pending XISR does not raise
+    /// it); enabled, each line is raised again where an interrupt is
+    /// pending. An sPAPR machine in dual mode disables the controller that
+    /// is not active, so that its stale state can never hold a vCPU's
+    /// input up. Engine operations that present an interrupt raise the
+    /// line regardless; the sPAPR layer does not run them while disabled.
+    pub fn set_outputs_enabled(&self, enabled: bool) {
+        self.outputs_enabled.store(enabled, Ordering::Release);
+        for icp in self.icps.iter() {
+            let st = icp.state.lock();
+            if let Some((_, line)) = &st.owner {
+                line.set(enabled && st.xisr() != 0);
+            }
+        }
+    }
+
     // ---- state transfer (migration) ------------------------------------
 
     /// Replaces every source's state (incoming migration; the caller has
@@ -450,7 +470,7 @@ impl Xics {
         st.pending_priority = pending_priority;
         st.mfrr = mfrr;
         if let Some((_, line)) = &st.owner {
-            line.set(xirr & XISR_MASK != 0);
+            line.set(xirr & XISR_MASK != 0 && self.outputs_enabled.load(Ordering::Acquire));
         }
         Ok(())
     }

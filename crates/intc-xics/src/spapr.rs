@@ -75,10 +75,13 @@ pub struct SpaprXics {
 
 impl SpaprXics {
     /// A controller with `nr_xirqs` sources from 0x1000 and room for
-    /// `nr_servers` server numbers and vCPU indices; inactive.
+    /// `nr_servers` server numbers and vCPU indices; inactive (lines
+    /// disconnected until [`InterruptController::activate`]).
     pub fn new(nr_xirqs: u32, nr_servers: u32) -> Result<Self, XicsError> {
+        let xics = Xics::new(XicsConfig::spapr(nr_xirqs, nr_servers))?;
+        xics.set_outputs_enabled(false);
         Ok(Self {
-            xics: Arc::new(Xics::new(XicsConfig::spapr(nr_xirqs, nr_servers))?),
+            xics: Arc::new(xics),
             active: AtomicBool::new(false),
         })
     }
@@ -160,17 +163,24 @@ impl InterruptController for SpaprXics {
         "xics"
     }
 
-    /// Emulated XICS only: activation just enables the hypercalls and RTAS
-    /// calls (`nr_servers` matters to an in-kernel device only).
+    /// Emulated XICS only: activation enables the hypercalls and RTAS
+    /// calls and reconnects the presenters' lines (raised again where an
+    /// interrupt is pending); `nr_servers` matters to an in-kernel device
+    /// only.
     fn activate(&self, nr_servers: u32) -> Result<(), IrqError> {
         tracing::debug!(nr_servers, "xics: activate");
         self.active.store(true, Ordering::Release);
+        self.xics.set_outputs_enabled(true);
         Ok(())
     }
 
+    /// Disables the calls and lowers every presenter line, keeping the
+    /// state: each controller has its own line bit into a vCPU, and the
+    /// inactive one must not hold it up.
     fn deactivate(&self) {
         tracing::debug!("xics: deactivate");
         self.active.store(false, Ordering::Release);
+        self.xics.set_outputs_enabled(false);
     }
 
     fn is_active(&self) -> bool {

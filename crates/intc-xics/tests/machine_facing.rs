@@ -398,3 +398,62 @@ fn destroyed_presenters_leave_the_stream() {
     );
     assert!(!t.info_pic().contains("CPU 1 "));
 }
+
+#[test]
+fn the_inactive_controller_holds_no_line_up() {
+    // Dual mode: the machine switches XICS off at CAS with an interrupt
+    // pending, and back on at the next reset or an incoming migration.
+    let t = busy();
+    assert!(t.raised(1));
+    t.c.deactivate();
+    assert!(!t.raised(0) && !t.raised(1));
+    t.c.activate(2).unwrap();
+    assert!(t.raised(1), "the pending LSI drives the line again");
+    assert!(!t.raised(0));
+    // A stream loaded into an inactive controller raises nothing either.
+    let saved = sections(&t);
+    let dst = Harness::new(2);
+    dst.claim_defaults();
+    dst.c.deactivate();
+    let targets = dst.c.migratables();
+    for (name, instance, version, state) in &saved {
+        let m = targets
+            .iter()
+            .find(|m| m.name() == name && m.instance_id() == *instance)
+            .unwrap();
+        m.apply_load(m.prepare_load(*version, state).unwrap());
+    }
+    assert!(!dst.raised(1));
+    dst.c.activate(2).unwrap();
+    assert!(dst.raised(1));
+    assert_eq!(dst.info_pic(), t.info_pic());
+}
+
+#[test]
+fn a_new_controller_is_inactive_and_drives_its_lines_once_activated() {
+    let b = spapr_irq::backend("xics").unwrap();
+    let c = (b.factory)(&common::config(0x1000, 1)).unwrap();
+    let line = spapr_irq::IrqLine::detached();
+    c.cpu_intc_create(&spapr_irq::VcpuDesc {
+        index: 0,
+        server: 0,
+        pir: 0,
+        line: line.clone(),
+    })
+    .unwrap();
+    assert!(!c.is_active());
+    c.activate(1).unwrap();
+    let caller = spapr_irq::Caller {
+        vcpu: 0,
+        timebase: 0,
+    };
+    assert_eq!(
+        c.hcall(caller, spapr_irq::papr::hcall::H_CPPR, &[0xFF]).ret,
+        0
+    );
+    assert_eq!(
+        c.hcall(caller, spapr_irq::papr::hcall::H_IPI, &[0, 3]).ret,
+        0
+    );
+    assert!(line.is_raised());
+}
