@@ -8,7 +8,7 @@ use ppc_cpu::{CpuModel, CpuShared, Timebase, Vcpu, VcpuExit};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 pub const CODE: u64 = 0x1000;
-pub const DATA: u64 = 0x10000;
+pub const DATA: u64 = 0x6000;
 
 pub struct Machine {
     pub mem: GuestMemoryMmap,
@@ -78,7 +78,7 @@ impl Machine {
 
     /// Runs until an exit other than budget exhaustion (bounded).
     pub fn resume(&mut self) -> VcpuExit {
-        for _ in 0..1000 {
+        for _ in 0..50 {
             match self.vcpu.run(1_000_000) {
                 VcpuExit::BudgetExhausted => continue,
                 e => return e,
