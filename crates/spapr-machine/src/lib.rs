@@ -8,6 +8,7 @@ pub mod devtree;
 pub mod events;
 pub mod hcall;
 pub mod irq;
+pub mod kvm;
 pub mod loader;
 pub mod machine;
 pub mod memory;
