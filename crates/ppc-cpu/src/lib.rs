@@ -29,6 +29,7 @@ mod cache;
 mod cpu;
 mod decode;
 mod decode31;
+mod decode_ext;
 mod excp;
 mod exec;
 mod mem;
@@ -41,6 +42,7 @@ mod state;
 mod system;
 mod timebase;
 mod vcpu;
+mod vcpu_access;
 
 pub use excp::vector;
 pub use mmu::RadixTranslation;

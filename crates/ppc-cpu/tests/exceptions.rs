@@ -138,6 +138,22 @@ fn external_interrupt_after_unmask() {
 }
 
 #[test]
+fn external_input_can_be_a_closure() {
+    let mut m = with_vectors("power9");
+    let word = Arc::new(AtomicU32::new(0));
+    let w2 = word.clone();
+    m.vcpu.set_external_interrupt(Arc::new(move || {
+        w2.load(std::sync::atomic::Ordering::Acquire) != 0
+    }));
+    let e = m.run(&[li(4, 0), ori(4, 4, 0x8000), mtmsrd(4, 1), li(5, 9)]);
+    assert!(matches!(e, VcpuExit::Hcall { .. }));
+    assert_eq!(m.g(5), 9, "nothing asserted: runs through");
+    word.store(4, std::sync::atomic::Ordering::Release);
+    let e = m.run(&[nop(), nop()]);
+    expect_vector(&mut m, e, vector::EXTERNAL);
+}
+
+#[test]
 fn interrupts_little_endian_with_ile() {
     let mut m = with_vectors("power9");
     m.vcpu.set_interrupt_little_endian(true);

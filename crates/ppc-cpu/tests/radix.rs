@@ -245,3 +245,23 @@ fn tlbie_is_broadcast_to_other_vcpus() {
     assert!(matches!(e, VcpuExit::Hcall { .. }));
     assert_eq!(run_v1(&mut v1), 2);
 }
+
+#[test]
+fn ail3_relocates_interrupt_vectors() {
+    let (mut m, _) = radix_machine();
+    // Kernel quadrant (PID 0): map 0xc000000000004000.. onto real 0x4000.
+    let mut k = Radix::new(&m.mem, PRTB, 0, 0x70_0000);
+    k.map(0xc000_0000_0000_4000, 0x4000, 12, READ | RW | EXEC | R | C);
+    m.load(0x4700, &[sc(1)], false);
+    assert!(m.vcpu.set_ail(3));
+    let e = m.run(&[0]);
+    assert!(matches!(e, VcpuExit::Hcall { .. }), "{e:?}");
+    assert_eq!(m.vcpu.nip(), 0xc000_0000_0000_4704);
+    assert_eq!(m.vcpu.msr() & (msr::IR | msr::DR), msr::IR | msr::DR);
+    assert_eq!(m.vcpu.srr().0, CODE);
+    // Without relocation at the time of the interrupt, AIL does not apply.
+    m.vcpu.set_msr(msr::SF | msr::ME);
+    let e = m.run(&[0]);
+    assert!(matches!(e, VcpuExit::Hcall { .. }), "{e:?}");
+    assert_eq!(m.vcpu.nip(), 0x704);
+}
