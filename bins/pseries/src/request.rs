@@ -16,6 +16,26 @@ use crate::options::frontends::IoPlan;
 use crate::options::keyval::KeyVal;
 use crate::options::{CliError, Options};
 
+/// One `-machine` string with its implied key spelled out, so that strings
+/// from several options can be joined with commas and a later type still
+/// overrides an earlier one (`-M pseries-4.1 -M pseries-7.2`), as QEMU
+/// merges them.
+fn explicit_type(value: &str) -> String {
+    match value.split(',').next() {
+        Some(first) if !first.is_empty() && !first.contains('=') => format!("type={value}"),
+        _ => value.to_string(),
+    }
+}
+
+/// The `-machine` strings for `ConfigRequest::machine`.
+fn machine_strings(opts: &Options) -> Vec<String> {
+    opts.machine
+        .iter()
+        .filter(|m| !m.value.is_empty())
+        .map(|m| explicit_type(&m.value))
+        .collect()
+}
+
 /// The machine option strings, each parsed on its own so that a syntax
 /// error names its option (`-M pseries,foo: Expected '=' after parameter
 /// 'foo'`), then all of them together as QEMU merges them.
@@ -23,13 +43,7 @@ fn machine_options(opts: &Options) -> Result<MachineOptions, CliError> {
     for m in &opts.machine {
         MachineOptions::parse(&m.value).map_err(|e| CliError::at(&m.location(), e))?;
     }
-    let merged: Vec<&str> = opts
-        .machine
-        .iter()
-        .map(|m| m.value.as_str())
-        .filter(|v| !v.is_empty())
-        .collect();
-    MachineOptions::parse(&merged.join(",")).map_err(caps_error)
+    MachineOptions::parse(&machine_strings(opts).join(",")).map_err(caps_error)
 }
 
 fn caps_error(e: CapError) -> CliError {
@@ -115,7 +129,7 @@ pub fn config_request(
     // Syntax errors first, with their option named.
     machine_options(opts)?;
     Ok(ConfigRequest {
-        machine: opts.machine.iter().map(|m| m.value.clone()).collect(),
+        machine: machine_strings(opts),
         cpu: opts.cpu.as_ref().map(|c| c.value.clone()),
         smp: opts.smp.as_ref().map(|s| s.value.clone()),
         ram: opts.memory.as_ref().map(|m| m.value.clone()),

@@ -240,13 +240,20 @@ impl QmpSession {
             Err(e) => (Err(e), After::Nothing),
             Ok((name, args)) => self.dispatch(name, &args),
         };
-        let mut reply = match result {
-            Ok(ret) => J::obj([("return", ret)]),
-            Err(e) => e.to_json(),
+        // QEMU's member order (its dictionaries' hash order): the id after
+        // `return`, before `error`.
+        let reply = match (result, id) {
+            (Ok(ret), None) => J::obj([("return", ret)]),
+            (Ok(ret), Some(id)) => J::obj([("return", ret), ("id", id)]),
+            (Err(e), None) => e.to_json(),
+            (Err(e), Some(id)) => {
+                let J::Obj(mut members) = e.to_json() else {
+                    unreachable!("an error is an object")
+                };
+                members.insert(0, ("id".into(), id));
+                J::Obj(members)
+            }
         };
-        if let (Some(id), J::Obj(members)) = (id, &mut reply) {
-            members.push(("id".into(), id));
-        }
         (reply, after)
     }
 

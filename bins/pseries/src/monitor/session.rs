@@ -45,7 +45,12 @@ fn writer_thread(mut w: Box<dyn Write + Send>, rx: Receiver<Out>, pretty: bool) 
     for out in rx {
         match out {
             Out::Message(j) => {
-                let mut text = if pretty { j.pretty() } else { j.compact() };
+                // QEMU's monitor turns every \n into \r\n.
+                let mut text = if pretty {
+                    j.pretty().replace('\n', "\r\n")
+                } else {
+                    j.compact()
+                };
                 text.push_str("\r\n");
                 if w.write_all(text.as_bytes())
                     .and_then(|()| w.flush())
@@ -85,17 +90,19 @@ pub fn run_qmp(conn: Connection, actions: Actions, pretty: bool) {
         };
         for frame in frames {
             let (reply, after) = session.handle(frame);
+            if after == After::Negotiated {
+                // Subscribed before the reply leaves, so that an event
+                // emitted once the client has its reply reaches it.
+                let etx = tx.clone();
+                subscription = Some(
+                    actions
+                        .events
+                        .subscribe(move |m: &J| etx.send(Out::Message(m.clone())).is_ok()),
+                );
+            }
             let _ = tx.send(Out::Message(reply));
             match after {
-                After::Nothing => {}
-                After::Negotiated => {
-                    let etx = tx.clone();
-                    subscription = Some(
-                        actions
-                            .events
-                            .subscribe(move |m: &J| etx.send(Out::Message(m.clone())).is_ok()),
-                    );
-                }
+                After::Nothing | After::Negotiated => {}
                 After::Quit => {
                     let (dtx, drx) = mpsc::channel();
                     let _ = tx.send(Out::Flush(dtx));

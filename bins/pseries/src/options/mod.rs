@@ -311,11 +311,11 @@ where
     Ok(Parsed::Run(Box::new(opts)))
 }
 
-/// `-name` or `--name` to `name`; `None` for a word that is no option.
+/// `-name` or `--name` to `name` (empty for `-` and `--`, which QEMU calls
+/// invalid options); `None` for a word that is no option.
 fn option_name(word: &str) -> Option<&str> {
     let rest = word.strip_prefix('-')?;
-    let rest = rest.strip_prefix('-').unwrap_or(rest);
-    (!rest.is_empty()).then_some(rest)
+    Some(rest.strip_prefix('-').unwrap_or(rest))
 }
 
 fn parse_display(value: &str) -> Result<(), String> {
