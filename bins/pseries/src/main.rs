@@ -14,6 +14,13 @@ fn main() -> ExitCode {
     // Before any thread starts, so that every thread inherits the mask and
     // only the watcher receives these signals.
     let _ = signals::block();
+    // A panic anywhere must not leave the terminal raw (the status of a
+    // panicking main, 101, is a VM-level failure, never 1).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        pseries::chardev::terminal::restore();
+        default_hook(info);
+    }));
     let prog = exit::program_name();
     let status = run(&prog);
     exit::cleanup();

@@ -55,6 +55,16 @@ impl IoPlan {
     }
 }
 
+/// An error at `loc` (the option as typed), or without a location for
+/// the defaults QEMU adds by itself.
+fn located(loc: &str, message: impl std::fmt::Display) -> CliError {
+    if loc.is_empty() {
+        CliError::new(message.to_string())
+    } else {
+        CliError::at(loc, message)
+    }
+}
+
 /// Who is attaching, for QEMU's error texts.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum User {
@@ -107,12 +117,12 @@ impl Planner {
             ChardevRef::Named(id) => match self.plan.chardevs.iter().position(|c| &c.id == id) {
                 Some(i) => i,
                 None if user == User::Serial => {
-                    return Err(CliError::at(
+                    return Err(located(
                         loc,
                         format!("could not connect serial device to character backend '{raw}'"),
                     ))
                 }
-                None => return Err(CliError::at(loc, format!("chardev \"{id}\" not found"))),
+                None => return Err(located(loc, format!("chardev \"{id}\" not found"))),
             },
         };
         let chardev = &self.plan.chardevs[idx];
@@ -125,11 +135,15 @@ impl Planner {
         self.users[idx] += 1;
         if matches!(chardev.backend, BackendSpec::Stdio { .. }) && self.users[idx] == 1 {
             if self.stdio.is_some_and(|s| s != idx) {
-                let mut e = CliError::at(loc, "cannot use stdio by multiple character devices");
+                let mut e = located(loc, "cannot use stdio by multiple character devices");
                 if user == User::Serial {
-                    e = e.and(format!(
-                        "{loc}: could not connect serial device to character backend '{raw}'"
-                    ));
+                    e.lines.extend(
+                        located(
+                            loc,
+                            format!("could not connect serial device to character backend '{raw}'"),
+                        )
+                        .lines,
+                    );
                 }
                 return Err(e);
             }
@@ -161,10 +175,25 @@ pub fn plan(opts: &Options) -> Result<IoPlan, CliError> {
         monitor_count: 0,
     };
     let default_serial = !opts.nodefaults && opts.serial.is_empty();
-    let default_monitor = !opts.nodefaults && opts.monitors.is_empty() && !opts.monitor_none;
+    // `-serial mon:...` brings its own monitor, as `-monitor`, `-qmp` and
+    // `-mon` do.
+    let default_monitor = !opts.nodefaults
+        && opts.monitors.is_empty()
+        && !opts.monitor_none
+        && !opts
+            .serial
+            .iter()
+            .any(|s| matches!(s.chardev, Some(ChardevRef::MuxMonitor(_))));
     let nographic = opts.nographic || !opts.display_none;
+    let stdio = || ChardevRef::Inline(BackendSpec::Stdio { signal: true });
+    let readline = |chardev| PlannedMonitor {
+        chardev,
+        mode: MonitorMode::Readline,
+        pretty: false,
+    };
 
-    // Monitors first, as QEMU opens them first.
+    // QEMU's order: the monitors (explicit, then the default one), then
+    // the serial ports; a conflict is reported on the later user.
     for m in &opts.monitors {
         let raw = m.location.split_once(' ').map_or("", |(_, v)| v);
         let idx = p.attach(&m.chardev, User::Monitor, &m.location, raw)?;
@@ -174,58 +203,46 @@ pub fn plan(opts: &Options) -> Result<IoPlan, CliError> {
             pretty: m.pretty,
         });
     }
+    let mut serial_done = false;
+    if nographic && default_monitor {
+        if default_serial {
+            // Both share stdio; Ctrl-C goes to the guest (Ctrl-A x exits).
+            let idx = p.add_anonymous(BackendSpec::Stdio { signal: false }, true, User::Serial, "");
+            p.users[idx] = 2;
+            p.stdio = Some(idx);
+            p.plan.serial = Some(idx);
+            p.plan.monitors.push(readline(idx));
+            serial_done = true;
+        } else {
+            let idx = p.attach(&stdio(), User::Monitor, "", "stdio")?;
+            p.plan.monitors.push(readline(idx));
+        }
+    }
 
-    // The serial console.
-    let mut serial_seen = false;
     for s in &opts.serial {
         let Some(r) = &s.chardev else { continue };
-        if serial_seen {
+        if p.plan.serial.is_some() {
             return Err(CliError::at(
                 &s.location,
                 "only one serial port (the vty) is supported on this machine",
             ));
         }
-        serial_seen = true;
         let raw = s.location.split_once(' ').map_or("", |(_, v)| v);
         let idx = p.attach(r, User::Serial, &s.location, raw)?;
         p.plan.serial = Some(idx);
         if let ChardevRef::MuxMonitor(_) = r {
-            p.plan.monitors.push(PlannedMonitor {
-                chardev: idx,
-                mode: MonitorMode::Readline,
-                pretty: false,
-            });
+            p.plan.monitors.push(readline(idx));
         }
     }
-
-    if nographic {
-        let stdio = BackendSpec::Stdio { signal: false };
-        if default_serial && default_monitor {
-            let idx = p.add_anonymous(stdio, true, User::Serial, "-nographic");
-            p.users[idx] = 2;
-            p.stdio = Some(idx);
+    if default_serial && !serial_done {
+        if nographic {
+            p.plan.serial = Some(p.attach(&stdio(), User::Serial, "", "stdio")?);
+        } else {
+            // `-display none`: QEMU's serial0 goes to an undisplayed
+            // console.
+            let idx = p.add_anonymous(BackendSpec::Vc, false, User::Serial, "");
             p.plan.serial = Some(idx);
-            p.plan.monitors.push(PlannedMonitor {
-                chardev: idx,
-                mode: MonitorMode::Readline,
-                pretty: false,
-            });
-        } else if default_serial {
-            let r = ChardevRef::Inline(BackendSpec::Stdio { signal: true });
-            p.plan.serial = Some(p.attach(&r, User::Serial, "-nographic", "stdio")?);
-        } else if default_monitor {
-            let r = ChardevRef::Inline(BackendSpec::Stdio { signal: true });
-            let idx = p.attach(&r, User::Monitor, "-nographic", "stdio")?;
-            p.plan.monitors.push(PlannedMonitor {
-                chardev: idx,
-                mode: MonitorMode::Readline,
-                pretty: false,
-            });
         }
-    } else if default_serial {
-        // `-display none`: QEMU's serial0 goes to an undisplayed console.
-        let idx = p.add_anonymous(BackendSpec::Vc, false, User::Serial, "-display none");
-        p.plan.serial = Some(idx);
     }
     Ok(p.plan)
 }

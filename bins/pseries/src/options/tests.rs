@@ -211,4 +211,29 @@ fn plan_errors() {
     let p = plan(&run(&["-nodefaults", "-serial", "mon:stdio"])).unwrap();
     assert_eq!(p.monitors.len(), 1);
     assert_eq!(p.serial, Some(0));
+    // The default monitor comes first, so QEMU blames the serial port...
+    assert_eq!(
+        e(&["-nographic", "-serial", "stdio"]),
+        "pseries: -serial stdio: cannot use stdio by multiple character devices\n\
+         pseries: -serial stdio: could not connect serial device to character backend 'stdio'\n"
+    );
+    // ...and the default serial port has no option to name.
+    assert_eq!(
+        e(&["-nographic", "-monitor", "stdio"]),
+        "pseries: cannot use stdio by multiple character devices\n\
+         pseries: could not connect serial device to character backend 'stdio'\n"
+    );
+    // `-serial mon:stdio` brings its monitor: no default one.
+    let p = plan(&run(&["-nographic", "-serial", "mon:stdio"])).unwrap();
+    assert_eq!((p.chardevs.len(), p.monitors.len()), (1, 1));
+    // With QMP elsewhere, -nographic puts only the console on stdio.
+    let p = plan(&run(&[
+        "-nographic",
+        "-qmp",
+        "unix:/tmp/q.sock,server=on,wait=off",
+    ]))
+    .unwrap();
+    assert_eq!(p.chardevs.len(), 2);
+    assert_eq!(p.chardevs[1].backend, BackendSpec::Stdio { signal: true });
+    assert_eq!(p.serial, Some(1));
 }
