@@ -60,6 +60,11 @@ pub fn save<W: Write>(
     Ok(w.finish()?)
 }
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// [`save`] into a new vector.
 pub fn save_to_vec(
     header: &StreamHeader,

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use error::StreamError;
-pub use reader::{EndInfo, IncomingSection, Record, StreamReader};
+pub use reader::{BulkDataReader, EndInfo, IncomingSection, Record, StreamReader};
 pub use writer::StreamWriter;
 
 /// First 8 bytes of every stream.
