@@ -49,7 +49,7 @@ pub(crate) fn divdu(a: u64, b: u64) -> (u64, bool) {
     (if bad { a } else { a / b }, bad)
 }
 
-/// Divide word extended (signed): (a[32:63] || 0^32) / b[32:63].
+/// Divide word extended (signed): (`a[32:63]` || 0^32) / `b[32:63]`.
 pub(crate) fn divwe(a: u64, b: u64, signed: bool) -> (u64, bool) {
     if signed {
         let n = ((a as i32 as i64) << 32) as i128;

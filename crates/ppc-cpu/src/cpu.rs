@@ -50,7 +50,7 @@ pub(crate) struct Cpu {
     pub ctr: u64,
     pub msr: u64,
     pub nip: u64,
-    /// Cached: MSR[LE].
+    /// Cached: `MSR[LE]`.
     pub le: bool,
     /// Cached: EA mask (32-bit mode truncates).
     pub ea_mask: u64,
@@ -141,7 +141,7 @@ impl Cpu {
         self.xer = v & (xer::SO | xer::OV | xer::OV32 | xer::BC);
     }
 
-    /// Whether XER[SO] is set.
+    /// Whether `XER[SO]` is set.
     #[inline]
     pub fn so(&self) -> u32 {
         ((self.xer >> 31) & 1) as u32
@@ -160,7 +160,7 @@ impl Cpu {
         (self.cr >> (28 - 4 * f)) & 0xf
     }
 
-    /// CR0 from a result (compared as 64- or 32-bit signed per MSR[SF]).
+    /// CR0 from a result (compared as 64- or 32-bit signed per `MSR[SF]`).
     #[inline]
     pub fn set_cr0(&mut self, r: u64) {
         let v = if self.ea_mask == u64::MAX {

@@ -194,6 +194,8 @@ pub(crate) enum K {
     VsxUnavail,
     /// A valid instruction this emulator does not implement.
     Unimpl,
+    /// A prefixed instruction crossing a 64-byte boundary (alignment).
+    PrefixCross,
 }
 
 /// One decoded instruction.
@@ -258,7 +260,7 @@ pub(crate) fn ends_block(d: &D) -> bool {
     match d.k {
         B | Bc | Bclr | Bcctr | Bctar | Sc | Rfid | Mtmsr | Mtmsrd | Isync | Icbi | Tlbie
         | Tlbiel | Msgsndp | Msgclrp | Wait | Illegal | FpUnavail | VecUnavail | VsxUnavail
-        | Unimpl | Stcx => true,
+        | Unimpl | PrefixCross | Stcx => true,
         Mtspr => !matches!(d.imm, 1 | 8 | 9 | 256 | 272..=275 | 815),
         _ => false,
     }
@@ -291,8 +293,8 @@ pub(crate) fn decode(w: u32, next: Option<u32>, cx: DecodeCtx) -> D {
         1 => match next {
             Some(s) if cx.prefixed => decode_prefixed(w, s),
             _ if cx.prefixed => {
-                d.x = 1;
-                k!(K::Illegal)
+                d.len = 8;
+                k!(K::PrefixCross)
             }
             _ => d,
         },

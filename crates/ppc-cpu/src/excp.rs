@@ -1,5 +1,5 @@
 //! Interrupt delivery: vectors, SRR0/SRR1 (ISA 3.0 rules), the new MSR
-//! (pseries guest: HV and ME kept, LE from LPCR[ILE]) and LPCR[AIL].
+//! (pseries guest: HV and ME kept, LE from `LPCR[ILE]`) and `LPCR[AIL]`.
 
 use crate::cpu::Cpu;
 use crate::regs::{lpcr, msr, srr1};

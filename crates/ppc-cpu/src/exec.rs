@@ -583,6 +583,10 @@ impl Cpu {
                         }))
                     }
                     K::Unimpl => t!(Err(Fault::Unimplemented(0))),
+                    K::PrefixCross => t!(Err(Fault::Alignment {
+                        dar: pc(),
+                        dsisr: self.dsisr as u32,
+                    })),
                     _ => {
                         // Rarer groups: string/multiple, atomics, prefixed,
                         // system instructions.
@@ -625,7 +629,7 @@ impl Cpu {
         }
     }
 
-    /// `or rx,rx,rx` priority hints update PPR[PRI] (QEMU's mapping).
+    /// `or rx,rx,rx` priority hints update `PPR[PRI]` (QEMU's mapping).
     fn prio_nop(&mut self, rx: u8) {
         let prio = match rx {
             1 => 2,

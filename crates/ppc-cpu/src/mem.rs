@@ -29,7 +29,7 @@ const EMPTY: TlbEntry = TlbEntry {
     addend: 0,
 };
 
-/// The data TLB: one set per (MSR[DR], MSR[PR]) context.
+/// The data TLB: one set per (`MSR[DR]`, `MSR[PR]`) context.
 pub(crate) struct Tlb {
     pub sets: Box<[[TlbEntry; TLB_SIZE]; 4]>,
 }

@@ -98,7 +98,7 @@ impl Cpu {
     }
 
     /// Walks the radix tree for `ea` in the current context (PIDR,
-    /// MSR[PR]), setting R/C bits like the hardware (QEMU) does.
+    /// `MSR[PR]`), setting R/C bits like the hardware (QEMU) does.
     pub(crate) fn radix_walk(
         &mut self,
         ea: u64,

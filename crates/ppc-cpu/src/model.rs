@@ -132,7 +132,7 @@ pub struct CpuModel {
     pub page_shifts: &'static [u8],
     /// Hardware transactional memory in the architecture (never emulated).
     pub htm: bool,
-    /// Large decrementer available (LPCR[LD]); its width in bits.
+    /// Large decrementer available (`LPCR[LD]`); its width in bits.
     pub large_dec_bits: Option<u8>,
     /// Prefixed instructions (ISA 3.1).
     pub prefixed: bool,

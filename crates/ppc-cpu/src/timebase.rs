@@ -74,7 +74,7 @@ pub(crate) struct Decrementer {
     pub value: u64,
     /// Guest TB at the time of the write.
     pub tb_at_write: u64,
-    /// Width in bits (32, or the large-decrementer width with LPCR[LD]).
+    /// Width in bits (32, or the large-decrementer width with `LPCR[LD]`).
     pub bits: u32,
 }
 

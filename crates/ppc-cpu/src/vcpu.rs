@@ -96,7 +96,7 @@ pub enum VcpuExit {
         /// The instruction word.
         word: u32,
     },
-    /// Machine check with MSR[ME]=0: the CPU is checkstopped.
+    /// Machine check with `MSR[ME]=0`: the CPU is checkstopped.
     Checkstop,
     /// The instruction budget ran out (check stop requests, run again).
     BudgetExhausted,
@@ -374,7 +374,7 @@ impl Vcpu {
         })
     }
 
-    /// Takes a pending external, decrementer or doorbell interrupt (MSR[EE]
+    /// Takes a pending external, decrementer or doorbell interrupt (`MSR[EE]`
     /// is set).
     fn poll_async(&mut self) {
         let c = &mut self.cpu;

@@ -13,8 +13,8 @@ use crate::timebase::Timebase;
 use crate::vcpu::{MmioRequest, MmioResult, Vcpu};
 
 impl Vcpu {
-    /// Whether an interrupt that MSR[EE] gates is pending now (external
-    /// line, negative decrementer, doorbell), whatever MSR[EE] is: what
+    /// Whether an interrupt that `MSR[EE]` gates is pending now (external
+    /// line, negative decrementer, doorbell), whatever `MSR[EE]` is: what
     /// ends an idle (`wait`, H_CEDE).
     pub fn interrupt_pending(&self) -> bool {
         let c = &self.cpu;
@@ -33,14 +33,14 @@ impl Vcpu {
             .map(|d| Duration::from_nanos(Timebase::ticks_to_ns(d.wrapping_sub(tb))))
     }
 
-    /// H_CEDE: sets MSR[EE] so that the waking interrupt is taken at the
+    /// H_CEDE: sets `MSR[EE]` so that the waking interrupt is taken at the
     /// instruction after the `sc`.
     pub fn cede(&mut self) {
         let m = self.cpu.msr | msr::EE;
         self.cpu.set_msr(m);
     }
 
-    /// Completes the MMIO request of the last [`VcpuExit::Mmio`].
+    /// Completes the MMIO request of the last [`crate::VcpuExit::Mmio`].
     pub fn complete_mmio(&mut self, req: &MmioRequest, result: MmioResult) {
         match result {
             MmioResult::Done(v) => self.cpu.complete_mmio(req, v),
@@ -175,7 +175,7 @@ impl Vcpu {
         self.cpu.recheck = true;
     }
 
-    /// H_SET_MODE resource 4: interrupts taken little-endian (LPCR[ILE]).
+    /// H_SET_MODE resource 4: interrupts taken little-endian (`LPCR[ILE]`).
     pub fn set_interrupt_little_endian(&mut self, le: bool) {
         let v = if le {
             self.cpu.lpcr | lpcr::ILE
@@ -185,7 +185,7 @@ impl Vcpu {
         self.cpu.lpcr = v;
     }
 
-    /// H_SET_MODE resource 3: LPCR[AIL] (0, 2 or 3). Returns `false` for a
+    /// H_SET_MODE resource 3: `LPCR[AIL]` (0, 2 or 3). Returns `false` for a
     /// mode the model does not support (2 on POWER10, anything else).
     pub fn set_ail(&mut self, mode: u64) -> bool {
         let ok = match mode {

@@ -203,3 +203,18 @@ fn self_modifying_store_without_icbi_is_still_seen() {
     done(e);
     assert_eq!(m.g(5), 7);
 }
+
+#[test]
+fn prefixed_instruction_crossing_64_bytes_is_an_alignment_interrupt() {
+    let mut m = machine("power10", 1 << 20);
+    m.load(0x600, &[sc(1)], false);
+    // 15 nops, then a prefix at offset 60 of the 64-byte line.
+    let mut w = vec![nop(); 15];
+    w.extend([0x0400_0001, (57 << 26) | (4 << 21) | (3 << 16)]);
+    let e = m.run(&w);
+    assert!(matches!(e, VcpuExit::Hcall { .. }), "{e:?}");
+    assert_eq!(m.vcpu.nip(), 0x604);
+    let (srr0, srr1) = m.vcpu.srr();
+    assert_eq!(srr0, CODE + 60);
+    assert_ne!(srr1 & 0x2000_0000, 0);
+}
