@@ -176,6 +176,8 @@ pub(crate) enum K {
     Mtspr,
     Mftb,
     Isync,
+    /// sync/lwsync/ptesync/eieio: a host memory fence (x: 1 = lwsync).
+    Sync,
     Nop,
     PrioNop,
     Tlbie,
@@ -261,7 +263,10 @@ pub(crate) fn ends_block(d: &D) -> bool {
         B | Bc | Bclr | Bcctr | Bctar | Sc | Rfid | Mtmsr | Mtmsrd | Isync | Icbi | Tlbie
         | Tlbiel | Msgsndp | Msgclrp | Wait | Illegal | FpUnavail | VecUnavail | VsxUnavail
         | Unimpl | PrefixCross | Stcx => true,
-        Mtspr => !matches!(d.imm, 1 | 8 | 9 | 256 | 272..=275 | 815),
+        Mtspr => !matches!(
+            d.imm,
+            1 | 3 | 8 | 9 | 17 | 18 | 19 | 26 | 27 | 28 | 256 | 272..=275 | 815
+        ),
         _ => false,
     }
 }

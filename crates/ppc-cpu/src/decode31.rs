@@ -291,7 +291,11 @@ pub(crate) fn decode_31(w: u32, mut d: D, cx: DecodeCtx) -> D {
         }
         // dcbst, dcbf, dcbt, dcbtst, dcba, icbt, sync, eieio, wait-less
         // hints: no architectural effect here.
-        54 | 86 | 278 | 246 | 758 | 22 | 598 | 854 | 70 | 566 => K::Nop,
+        54 | 86 | 278 | 246 | 758 | 22 | 70 | 566 => K::Nop,
+        598 | 854 => {
+            d.x = (xo == 598 && (w >> 21) & 3 == 1) as u8;
+            K::Sync
+        }
         30 if v300 => K::Wait,
         62 if !v300 => K::Wait,
         83 => K::Mfmsr,

@@ -495,6 +495,15 @@ impl Cpu {
                     K::Stwbrx => store!(4, bswap(r!(d.rt), 4)),
                     K::Stdbrx => store!(8, bswap(r!(d.rt), 8)),
                     K::Nop => {}
+                    K::Sync => {
+                        // Other vCPUs' threads must see this thread's stores in
+                        // order (guest memory accesses are relaxed atomics).
+                        if d.x == 1 {
+                            std::sync::atomic::fence(std::sync::atomic::Ordering::AcqRel);
+                        } else {
+                            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
                     K::B => {
                         let p = pc();
                         if d.x & 1 != 0 {
