@@ -29,7 +29,7 @@ pub struct Backend {
     /// Line bit on each vCPU's inputs (distinct per backend).
     pub line_bit: u32,
     /// KVM device type of the in-kernel model (`KVM_DEV_TYPE_XICS` = 3,
-    /// `KVM_DEV_TYPE_XIVE` = 5), if there is one.
+    /// `KVM_DEV_TYPE_XIVE` = 9), if there is one.
     pub kvm_device_type: Option<u32>,
     /// Order in which the machine builds backends and writes their sections
     /// (lower first; XICS before XIVE as in QEMU).

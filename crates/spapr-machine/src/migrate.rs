@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use migration::{
     BulkDecl, BulkSink, CheckStage, IncomingView, LoadReport, Loader, Migratable, MigrationError,
-    SectionState, StreamHeader, StreamWriter, TypedMigratable,
+    PreparedLoad, SectionState, StreamHeader, StreamWriter, TypedMigratable,
 };
 use ppc_cpu::{CpuModel, VcpuState};
 use serde::{Deserialize, Serialize};
@@ -452,10 +452,86 @@ impl BulkSink for RamSink<'_> {
     }
 }
 
+/// A controller section on a machine with both controllers: absent from a
+/// stream whose source had only the other one, it keeps its reset state
+/// (QEMU's xics -> dual and xive -> dual). The machine resets that backend
+/// after such a load, and a check refuses a stream that carries only part
+/// of a backend's sections.
+struct ResetIfAbsent(Arc<dyn Migratable>);
+
+impl Migratable for ResetIfAbsent {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn instance_id(&self) -> u32 {
+        self.0.instance_id()
+    }
+    fn version_id(&self) -> u32 {
+        self.0.version_id()
+    }
+    fn minimum_version_id(&self) -> u32 {
+        self.0.minimum_version_id()
+    }
+    fn subsection_names(&self) -> &[&str] {
+        self.0.subsection_names()
+    }
+    fn subsection_version_ids(&self, name: &str) -> Option<(u32, u32)> {
+        self.0.subsection_version_ids(name)
+    }
+    fn pre_save(&self) -> Result<(), MigrationError> {
+        self.0.pre_save()
+    }
+    fn save(&self) -> Result<SectionState, MigrationError> {
+        self.0.save()
+    }
+    fn prepare_load(
+        &self,
+        version_id: u32,
+        state: &SectionState,
+    ) -> Result<PreparedLoad, MigrationError> {
+        self.0.prepare_load(version_id, state)
+    }
+    fn apply_load(&self, prepared: PreparedLoad) {
+        self.0.apply_load(prepared)
+    }
+    fn post_load(&self) -> Result<(), MigrationError> {
+        self.0.post_load()
+    }
+    fn absent_is_reset_state(&self) -> bool {
+        true
+    }
+}
+
 impl Machine {
+    /// The sections of each interrupt controller backend, by backend name.
+    fn controller_sections(&self) -> Vec<(&'static str, Vec<Arc<dyn Migratable>>)> {
+        let dual = self.irq.backend_names().len() > 1;
+        self.irq
+            .controllers()
+            .map(|(b, c)| {
+                let secs = c
+                    .migratables()
+                    .into_iter()
+                    .map(|m| {
+                        if dual {
+                            Arc::new(ResetIfAbsent(m)) as Arc<dyn Migratable>
+                        } else {
+                            m
+                        }
+                    })
+                    .collect();
+                (b.name, secs)
+            })
+            .collect()
+    }
+
     /// Every section of this machine, in stream order.
     fn sections(self: &Arc<Self>) -> Vec<Arc<dyn Migratable>> {
-        let mut all = self.irq.migratables();
+        let mut all: Vec<Arc<dyn Migratable>> = self
+            .controller_sections()
+            .into_iter()
+            .flat_map(|(_, s)| s)
+            .collect();
         for i in 0..self.vcpus.len() {
             all.push(Arc::new(CpuSection {
                 m: Arc::clone(self),
@@ -573,9 +649,54 @@ impl Machine {
             loader.check("caps", CheckStage::State, move |v, warnings| {
                 caps_check(v, dst_caps, warnings)
             });
+            // A backend's sections travel all together or not at all.
+            let backends: Vec<(&'static str, Vec<(String, u32)>)> = self
+                .controller_sections()
+                .into_iter()
+                .map(|(b, secs)| {
+                    (
+                        b,
+                        secs.iter()
+                            .map(|s| (s.name().to_string(), s.instance_id()))
+                            .collect(),
+                    )
+                })
+                .collect();
+            loader.check("controllers", CheckStage::State, move |v, _| {
+                for (backend, secs) in &backends {
+                    let present = secs.iter().filter(|(n, i)| v.section(n, *i).is_some()).count();
+                    if present != 0 && present != secs.len() {
+                        return Err(MigrationError::incompatible(
+                            "controllers",
+                            format!(
+                                "the stream carries {present} of the {} sections of the {backend} interrupt controller",
+                                secs.len()
+                            ),
+                        ));
+                    }
+                }
+                Ok(())
+            });
             loader.load(input)?
         };
         self.nvram.lock().data.copy_from_slice(&nvram_buf);
+        // A backend absent from the stream starts from its reset state.
+        for (backend, secs) in self.controller_sections() {
+            let absent = secs.iter().all(|s| {
+                report
+                    .reset
+                    .iter()
+                    .any(|(n, i)| n == s.name() && *i == s.instance_id())
+            });
+            if absent && !secs.is_empty() {
+                if let Some((_, c)) = self.irq.controllers().find(|(b, _)| b.name == backend) {
+                    c.reset();
+                    for slot in &self.vcpus {
+                        c.cpu_intc_reset(slot.index);
+                    }
+                }
+            }
+        }
         Ok(report)
     }
 }

@@ -61,22 +61,6 @@ fn options() -> DiffOptions {
     o
 }
 
-/// The CPU QEMU 7.2 used by default for a version.
-fn qemu72_cpu(version: &str) -> &'static str {
-    let (maj, min) = version.split_once('.').unwrap();
-    let v = (
-        maj.parse::<u32>().unwrap(),
-        min.trim_end_matches("-sxxm").parse::<u32>().unwrap(),
-    );
-    if v <= (2, 7) {
-        "power7_v2.3"
-    } else if v <= (3, 1) {
-        "power8_v2.0"
-    } else {
-        "power9_v2.0"
-    }
-}
-
 fn machine_for(file: &str) -> Machine {
     // pseries-<version>-<mode>-<what>.dts
     let stem = file.trim_end_matches(".dts").trim_start_matches("pseries-");
@@ -93,7 +77,7 @@ fn machine_for(file: &str) -> Machine {
     let cpu = if rest[1] == "power8" {
         "POWER8".to_string()
     } else {
-        qemu72_cpu(&version).to_string()
+        common::qemu72_cpu(&version).to_string()
     };
     let cfg = MachineConfig::new(&ConfigRequest {
         machine: vec![machine],

@@ -86,3 +86,21 @@ pub fn run(m: &Arc<Machine>, limit: Duration) -> (ExitReason, String) {
         String::from_utf8_lossy(&m.transcript()).into_owned(),
     )
 }
+
+/// The CPU QEMU 7.2 used by default for machine version `version` (e.g.
+/// `4.2`, `2.12-sxxm`): our newer types default to power9_v2.2 where QEMU
+/// 7.2 used v2.0, which changes the PVR in trees and streams.
+pub fn qemu72_cpu(version: &str) -> &'static str {
+    let (maj, min) = version.split_once('.').unwrap_or((version, "0"));
+    let v = (
+        maj.parse::<u32>().unwrap_or(11),
+        min.trim_end_matches("-sxxm").parse::<u32>().unwrap_or(0),
+    );
+    if v <= (2, 7) {
+        "power7_v2.3"
+    } else if v <= (3, 1) {
+        "power8_v2.0"
+    } else {
+        "power9_v2.0"
+    }
+}
