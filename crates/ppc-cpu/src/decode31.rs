@@ -296,7 +296,10 @@ pub(crate) fn decode_31(w: u32, mut d: D, cx: DecodeCtx) -> D {
             d.x = (xo == 598 && (w >> 21) & 3 == 1) as u8;
             K::Sync
         }
-        30 if v300 => K::Wait,
+        // wait WC=0 idles; WC=1 (wait for reservation loss) and WC=2
+        // (pause_short) are hints here.
+        30 if v300 && (w >> 21) & 3 == 0 => K::Wait,
+        30 if v300 => K::Nop,
         62 if !v300 => K::Wait,
         83 => K::Mfmsr,
         146 => {

@@ -183,6 +183,9 @@ fn migration_drops_the_reservation() {
 fn wait_exits_idle_and_wakes_on_interrupts() {
     let mut m = machine("power9", 1 << 20);
     m.load(0x900, &[sc(1)], false);
+    // pause_short (wait WC=2) is only a hint.
+    let e = m.run(&[x(2, 0, 0, 30, false), li(3, 1)]);
+    assert!(matches!(e, VcpuExit::Hcall { opcode: 1, .. }), "{e:?}");
     let e = m.run(&[x(0, 0, 0, 30, false), li(3, 1)]);
     assert_eq!(e, VcpuExit::Idle);
     assert!(!m.vcpu.interrupt_pending());
