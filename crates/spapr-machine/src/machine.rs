@@ -628,6 +628,39 @@ impl Machine {
         self.cfg.caps.info_text()
     }
 
+    /// Runs hypercall `opcode` with `args` (r4..r12) as if vCPU `index` had
+    /// issued it, and returns r3..r12 afterwards; `None` if there is no such
+    /// vCPU. For tests and fuzzers driving the machine without guest code:
+    /// an H_CEDE returns at once instead of idling. The vCPU must not be
+    /// running (its thread holds it while it runs).
+    pub fn call_hcall(&self, index: u32, opcode: u64, args: [u64; 9]) -> Option<[u64; 10]> {
+        let slot = self.vcpus.get(index as usize)?;
+        let mut cpu = slot.cpu.lock();
+        if self.hcall(slot, &mut cpu, opcode, &args) == crate::hcall::HcallOutcome::Stop {
+            slot.run.lock().stopped = true;
+            slot.stopped.store(true, Ordering::Release);
+        }
+        let mut out = [0u64; 10];
+        for (i, r) in out.iter_mut().enumerate() {
+            *r = cpu.gpr(3 + i);
+        }
+        Some(out)
+    }
+
+    /// An MMIO load (`write` = `None`) or store by vCPU `index` at a
+    /// guest-physical address outside RAM, as the interpreter would issue
+    /// it; `None` when nothing answers there. For tests and fuzzers.
+    pub fn call_mmio(&self, index: u32, addr: u64, size: u8, write: Option<u64>) -> Option<u64> {
+        let caller = spapr_irq::Caller {
+            vcpu: index,
+            timebase: self.timebase.read(),
+        };
+        match write {
+            None => self.irq.mmio_read(caller, addr, size).ok(),
+            Some(v) => self.irq.mmio_write(caller, addr, size, v).ok().map(|()| 0),
+        }
+    }
+
     /// Whether the machine stopped for good.
     pub fn is_finished(&self) -> bool {
         self.control.stop_requested()
