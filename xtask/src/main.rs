@@ -9,6 +9,9 @@
 //! - `guests`: rebuild the bundled guest images;
 //! - `fuzz [seconds]`: run each fuzz target for a while.
 
+mod bench;
+mod fuzz;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -34,9 +37,9 @@ fn run(args: &[String]) -> Result<()> {
         "test" => test(),
         "ci" => ci(),
         "run" => boot(rest),
-        "bench" => bench(rest),
+        "bench" => bench::bench(rest),
         "guests" => guests(),
-        "fuzz" => fuzz(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "help" | "-h" | "--help" => {
             println!("usage: cargo xtask <run|test|ci|bench|guests|fuzz> [args]");
             Ok(())
@@ -45,20 +48,20 @@ fn run(args: &[String]) -> Result<()> {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
     c
 }
 
-fn status(mut cmd: Command) -> Result<()> {
+pub(crate) fn status(mut cmd: Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     let st = cmd.status().with_context(|| format!("running {shown}"))?;
     if !st.success() {
@@ -116,54 +119,8 @@ fn boot(rest: &[String]) -> Result<()> {
     status(c)
 }
 
-fn bench(rest: &[String]) -> Result<()> {
-    let mut c = cargo();
-    c.args(["bench", "--workspace"]);
-    c.args(rest);
-    status(c)
-}
-
 fn guests() -> Result<()> {
     let mut c = Command::new("make");
     c.current_dir(root().join("guests"));
     status(c)
-}
-
-fn fuzz(rest: &[String]) -> Result<()> {
-    let secs: u64 = match rest.first() {
-        Some(s) => s.parse().context("fuzz time must be a number of seconds")?,
-        None => 60,
-    };
-    let mut found = false;
-    for dir in std::fs::read_dir(root().join("crates"))? {
-        let fuzz_dir = dir?.path().join("fuzz");
-        if !fuzz_dir.join("Cargo.toml").exists() {
-            continue;
-        }
-        let list = Command::new("cargo")
-            .args(["fuzz", "list"])
-            .current_dir(fuzz_dir.parent().unwrap())
-            .output()
-            .context("cargo fuzz (cargo install cargo-fuzz)")?;
-        for target in String::from_utf8_lossy(&list.stdout).lines() {
-            found = true;
-            let mut c = Command::new("cargo");
-            // The machine has one stable toolchain; cargo-fuzz's -Z flags are
-            // allowed on it with RUSTC_BOOTSTRAP.
-            c.current_dir(fuzz_dir.parent().unwrap())
-                .env("RUSTC_BOOTSTRAP", "1")
-                .args([
-                    "fuzz".to_string(),
-                    "run".into(),
-                    target.to_string(),
-                    "--".into(),
-                    format!("-max_total_time={secs}"),
-                ]);
-            status(c)?;
-        }
-    }
-    if !found {
-        bail!("no fuzz targets found under crates/*/fuzz");
-    }
-    Ok(())
 }
