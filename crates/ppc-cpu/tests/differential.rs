@@ -10,6 +10,9 @@
 //! H_PUT_TERM_CHAR and powers off with RTAS. The image runs once under
 //! QEMU (`-bios image`) and once on this crate's vCPU with a minimal
 //! hcall handler, and the two outputs are compared record by record.
+//! This is done twice: a big-endian image and a little-endian one (which
+//! switches with `rfid` at entry and in its interrupt trampoline), each
+//! with its own 600 sequences.
 //! Disagreeing sequences are written to
 //! `$CARGO_TARGET_TMPDIR/ppc-differential/differential-mismatches.txt`.
 //! `PPC_DIFF_SEED=<n>` runs another seed.
@@ -32,7 +35,13 @@ const BUF_OFF: u64 = 96;
 const CODE_BASE: u64 = 0x2000;
 const OUT_BASE: u64 = 0x30_0000;
 const RTAS_ARGS: u64 = 0x1000;
+const TRAMPOLINE: u64 = 0x1040;
 const PRINT: u64 = 0x1100;
+
+/// ldx rt,ra,rb
+fn ldx_(rt: u32, ra: u32, rb: u32) -> u32 {
+    ppc_cpu::asm::x(rt, ra, rb, 21, false)
+}
 
 struct Rng(u64);
 
@@ -452,28 +461,43 @@ fn gen_sequence(r: &mut Rng) -> Sequence {
 }
 
 /// Builds the image: code words by address, and data bytes.
-fn build_image(seqs: &[Sequence], power_off_token: u32) -> Vec<u8> {
+/// Builds the image. The entry (0x100) and the vectors are big-endian, as
+/// the CPU starts and takes interrupts big-endian; with `le` they switch to
+/// little-endian with `rfid` and everything else is little-endian code.
+fn build_image(seqs: &[Sequence], power_off_token: u32, le: bool) -> Vec<u8> {
     let mut img = vec![0u8; (OUT_BASE + RECORD * seqs.len() as u64) as usize];
-    let put = |img: &mut Vec<u8>, a: u64, w: u32| {
+    let put_be = |img: &mut Vec<u8>, a: u64, w: u32| {
         img[a as usize..a as usize + 4].copy_from_slice(&w.to_be_bytes());
     };
+    let put = |img: &mut Vec<u8>, a: u64, w: u32| {
+        let b = if le { w.to_le_bytes() } else { w.to_be_bytes() };
+        img[a as usize..a as usize + 4].copy_from_slice(&b);
+    };
     let ba = |target: u64| (18 << 26) | (target as u32 & 0x03ff_fffc) | 2;
+    // Switches to 64-bit mode (QEMU starts in 32-bit mode), sets LE if
+    // asked, and continues at `target` (big-endian code).
+    let enter = |target: u64| {
+        [
+            li(11, 1),
+            sldi(11, 11, 63),
+            mfmsr(12),
+            ppc_cpu::asm::x(12, 11, 11, 444, false), // or r11,r12,r11
+            ori(11, 11, le as u32),
+            mtspr(27, 11),
+            li(12, target as i32),
+            mtspr(26, 12),
+            rfid(),
+        ]
+    };
     // Every vector: go print what we have and power off.
     for v in (0x200..0x1000).step_by(0x20) {
-        put(&mut img, v, ba(PRINT));
+        put_be(&mut img, v, ba(TRAMPOLINE));
     }
-    // Entry: set MSR[SF] (QEMU starts in 32-bit mode), go to the code.
-    let mut a = 0x100;
-    for w in [
-        li(11, 1),
-        sldi(11, 11, 63),
-        mfmsr(12),
-        ppc_cpu::asm::x(12, 11, 11, 444, false), // or r11,r12,r11
-        mtmsrd(11, 0),
-        ba(CODE_BASE),
-    ] {
-        put(&mut img, a, w);
-        a += 4;
+    for (i, w) in enter(PRINT).iter().enumerate() {
+        put_be(&mut img, TRAMPOLINE + 4 * i as u64, *w);
+    }
+    for (i, w) in enter(CODE_BASE).iter().enumerate() {
+        put_be(&mut img, 0x100 + 4 * i as u64, *w);
     }
     // RTAS args: token, nargs 2, nret 1, -1, -1, ret.
     for (i, v) in [power_off_token, 2, 1, u32::MAX, u32::MAX, 0]
@@ -500,12 +524,22 @@ fn build_image(seqs: &[Sequence], power_off_token: u32) -> Vec<u8> {
         li(3, 0x58),
         li(4, 0),
         li(5, 16),
-        ld(6, 20, 0),
-        ld(7, 20, 8),
+        li(22, 8),
+        // ldbrx in little-endian mode keeps memory order in the register.
+        if le {
+            ppc_cpu::asm::x(6, 0, 20, 532, false)
+        } else {
+            ldx_(6, 0, 20)
+        },
+        if le {
+            ppc_cpu::asm::x(7, 20, 22, 532, false)
+        } else {
+            ldx_(7, 20, 22)
+        },
         sc(1),
         addi(20, 20, 16),
         cmpld(0, 20, 21),
-        bt(0, 0, -32),
+        bt(0, 0, -36),
     ];
     for w in lp {
         emit(&mut img, w);
@@ -623,28 +657,24 @@ fn power_off_token(qemu: &PathBuf, dir: &std::path::Path) -> u32 {
     0x2003
 }
 
-#[test]
-fn differential_against_qemu() {
-    let Some(qemu) = qemu() else {
-        eprintln!("SKIP differential_against_qemu: qemu-system-ppc64 is not on PATH");
-        return;
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ppc-differential");
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = power_off_token(&qemu, &dir);
-    // PPC_DIFF_SEED overrides the seed for longer hunts.
-    let seed = std::env::var("PPC_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(SEED);
+/// Runs one image (BE or LE) on both sides; returns the number of
+/// disagreeing sequences and the report.
+fn differential(
+    qemu: &PathBuf,
+    dir: &std::path::Path,
+    token: u32,
+    seed: u64,
+    le: bool,
+) -> (usize, String) {
     let mut rng = Rng(seed);
     let seqs: Vec<Sequence> = (0..SEQUENCES).map(|_| gen_sequence(&mut rng)).collect();
-    let img = build_image(&seqs, token);
-    let image = dir.join("image.bin");
+    let img = build_image(&seqs, token, le);
+    let tag = if le { "le" } else { "be" };
+    let image = dir.join(format!("image-{tag}.bin"));
     std::fs::write(&image, &img).unwrap();
-    let out_file = dir.join("qemu.out");
+    let out_file = dir.join(format!("qemu-{tag}.out"));
     let _ = std::fs::remove_file(&out_file);
-    let status = Command::new(&qemu)
+    let status = Command::new(qemu)
         .args([
             "-M",
             "pseries",
@@ -666,14 +696,26 @@ fn differential_against_qemu() {
     let theirs = std::fs::read(&out_file).unwrap();
     let ours = run_here(&img);
     let expect_len = RECORD as usize * SEQUENCES;
-    assert_eq!(theirs.len(), expect_len, "QEMU output is incomplete");
-    assert_eq!(ours.len(), expect_len, "our output is incomplete");
+    assert_eq!(
+        theirs.len(),
+        expect_len,
+        "QEMU output is incomplete ({tag})"
+    );
+    assert_eq!(ours.len(), expect_len, "our output is incomplete ({tag})");
     let mut report = String::new();
     let mut bad = 0;
     let names: Vec<String> = (0..10)
         .map(|k| format!("r{}", k + 3))
         .chain(["cr".into(), "xer".into()])
         .collect();
+    let word = |b: &[u8]| {
+        let a: [u8; 8] = b.try_into().unwrap();
+        if le {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        }
+    };
     for (i, s) in seqs.iter().enumerate() {
         let a = &theirs[i * RECORD as usize..(i + 1) * RECORD as usize];
         let b = &ours[i * RECORD as usize..(i + 1) * RECORD as usize];
@@ -683,15 +725,14 @@ fn differential_against_qemu() {
         bad += 1;
         let _ = writeln!(
             report,
-            "sequence {i}: init {:x?} cr {:#x} xer {:#x}",
+            "{tag} sequence {i} (seed {seed}): init {:x?} cr {:#x} xer {:#x}",
             s.init, s.cr, s.xer
         );
         for insn in &s.body {
             let _ = writeln!(report, "    {:08x}  {}", insn.word, insn.text);
         }
         for k in 0..12 {
-            let q = u64::from_be_bytes(a[8 * k..8 * k + 8].try_into().unwrap());
-            let o = u64::from_be_bytes(b[8 * k..8 * k + 8].try_into().unwrap());
+            let (q, o) = (word(&a[8 * k..8 * k + 8]), word(&b[8 * k..8 * k + 8]));
             if q != o {
                 let _ = writeln!(report, "    {}: qemu {q:#018x} ours {o:#018x}", names[k]);
             }
@@ -705,16 +746,35 @@ fn differential_against_qemu() {
             );
         }
     }
+    (bad, report)
+}
+
+#[test]
+fn differential_against_qemu() {
+    let Some(qemu) = qemu() else {
+        eprintln!("SKIP differential_against_qemu: qemu-system-ppc64 is not on PATH");
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ppc-differential");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = power_off_token(&qemu, &dir);
+    // PPC_DIFF_SEED overrides the seed for longer hunts.
+    let seed = std::env::var("PPC_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let (bad_be, rep_be) = differential(&qemu, &dir, token, seed, false);
+    let (bad_le, rep_le) = differential(&qemu, &dir, token, seed.wrapping_add(1), true);
     let file = dir.join("differential-mismatches.txt");
-    if bad > 0 {
-        std::fs::write(&file, &report).unwrap();
+    if bad_be + bad_le > 0 {
+        std::fs::write(&file, rep_be + &rep_le).unwrap();
     } else {
         let _ = std::fs::remove_file(&file);
     }
     assert_eq!(
-        bad,
-        0,
-        "{bad} of {SEQUENCES} sequences disagree; see {}",
+        (bad_be, bad_le),
+        (0, 0),
+        "(big-endian, little-endian) disagreements out of {SEQUENCES} each; see {}",
         file.display()
     );
 }
