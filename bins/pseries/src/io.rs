@@ -8,7 +8,6 @@
 //! starts the threads that feed it. [`Frontends::start_monitors`] starts
 //! the monitors once the machine can be controlled.
 
-use std::io::Read as _;
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::thread;
@@ -54,28 +53,9 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), CliError> 
 }
 
 /// Feeds the serial port from each client of `source` in turn.
-fn serve_serial(mut source: Source, port: SerialPort) {
-    while let Some(conn) = source.next_connection() {
-        port.output().connect(conn.writer);
-        let mut reader = conn.reader;
-        let mut buf = [0u8; 256];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if !port.push_input(&buf[..n]) {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        // stdin at EOF keeps stdout: the guest may still print.
-        if !matches!(source, Source::Stdio(_)) {
-            port.output().disconnect();
-        }
-    }
+fn serve_serial(source: Source, port: SerialPort) {
+    let slot = port.output().clone();
+    chardev::pump(source, &slot, |bytes| port.push_input(bytes));
 }
 
 impl Frontends {
@@ -113,6 +93,8 @@ impl Frontends {
                     let _ = terminal::enter_raw(signal);
                 }
                 let slot = OutputSlot::new();
+                let mut source = source;
+                source.attach_stdio(&slot);
                 let port = is_serial.then(|| SerialPort::new(slot.clone()));
                 let (tx, rx) = channel();
                 let monitor_tx = (!monitors.is_empty()).then_some(tx);
@@ -138,6 +120,8 @@ impl Frontends {
                     let _ = terminal::enter_raw(signal);
                 }
                 let port = SerialPort::new(OutputSlot::new());
+                let mut source = source;
+                source.attach_stdio(port.output());
                 if !matches!(source, Source::Sink) {
                     let p = port.clone();
                     spawn("serial", move || serve_serial(source, p))?;

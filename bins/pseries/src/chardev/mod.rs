@@ -6,12 +6,13 @@
 pub mod mux;
 pub mod terminal;
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
+use crate::console::OutputSlot;
 use crate::exit;
 use crate::monitor::session::Connection;
 use crate::options::frontends::PlannedChardev;
@@ -79,7 +80,6 @@ pub fn stdio_connection() -> Connection {
 }
 
 /// An opened chardev: where its clients come from.
-#[derive(Debug)]
 pub enum Source {
     /// stdin/stdout: one connection for the program's life (`None` once
     /// handed out).
@@ -96,6 +96,22 @@ pub enum Source {
     },
     /// A connected client socket (`None` once handed out).
     Client(Option<Connection>),
+    /// stdin, whose stdout is already attached to its user's output
+    /// ([`Source::attach_stdio`]).
+    Stdin(Option<Box<dyn Read + Send>>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Source::Stdio(_) => "stdio",
+            Source::Sink => "sink",
+            Source::Server { .. } => "server",
+            Source::Client(_) => "client",
+            Source::Stdin(_) => "stdin",
+        };
+        f.debug_tuple("Source").field(&kind).finish()
+    }
 }
 
 impl Source {
@@ -105,6 +121,11 @@ impl Source {
         match self {
             Source::Stdio(c) | Source::Client(c) => c.take(),
             Source::Sink => None,
+            Source::Stdin(r) => r.take().map(|reader| Connection {
+                reader,
+                writer: Box::new(io::sink()),
+                is_tty: terminal::stdin_is_tty(),
+            }),
             Source::Server { listener, first } => {
                 if let Some(c) = first.take() {
                     return Some(c);
@@ -118,6 +139,52 @@ impl Source {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Source {
+    /// For stdio: attaches stdout to `slot` now (so that output written
+    /// before the reader thread runs is not lost) and keeps stdin.
+    pub fn attach_stdio(&mut self, slot: &OutputSlot) {
+        if let Source::Stdio(c) = self {
+            if let Some(conn) = c.take() {
+                slot.connect(conn.writer);
+                *self = Source::Stdin(Some(conn.reader));
+            }
+        }
+    }
+}
+
+/// Serves a chardev's clients in turn for an output-and-input user (the
+/// console, a mux): each client's writer goes to `slot` while it is
+/// connected, and what it sends goes to `input` (which returns false to
+/// stop). stdin at EOF leaves stdout attached: the guest may still print.
+pub fn pump(mut source: Source, slot: &OutputSlot, mut input: impl FnMut(&[u8]) -> bool) {
+    let stdin = matches!(source, Source::Stdin(_));
+    while let Some(conn) = source.next_connection() {
+        if !stdin {
+            slot.connect(conn.writer);
+        }
+        let mut reader = conn.reader;
+        let mut buf = [0u8; 1024];
+        let go_on = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    if !input(&buf[..n]) {
+                        break false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        if !stdin {
+            slot.disconnect();
+        }
+        if !go_on {
+            return;
         }
     }
 }

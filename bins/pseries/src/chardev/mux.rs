@@ -209,22 +209,13 @@ impl Mux {
     }
 
     /// Serves the chardev's clients until none can come.
-    pub fn run(mut self, mut source: Source) {
+    pub fn run(mut self, source: Source) {
         self.start();
-        while let Some(conn) = source.next_connection() {
-            self.output.connect(conn.writer);
-            let mut reader = conn.reader;
-            let mut buf = [0u8; 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => self.input(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-            self.output.disconnect();
-        }
+        let slot = self.output.clone();
+        super::pump(source, &slot, |bytes| {
+            self.input(bytes);
+            true
+        });
     }
 }
 
