@@ -350,9 +350,13 @@ impl<'a> Loader<'a> {
         view: &IncomingView<'_>,
         warnings: &mut Vec<String>,
     ) -> Result<(), MigrationError> {
-        for (_, s, check) in &mut self.checks {
+        for (name, s, check) in &mut self.checks {
             if *s == stage {
+                let seen = warnings.len();
                 check(view, warnings)?;
+                for w in &warnings[seen..] {
+                    tracing::warn!(check = name.as_str(), "{w}");
+                }
             }
         }
         Ok(())

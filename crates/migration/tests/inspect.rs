@@ -115,8 +115,7 @@ fn broken_streams_are_shown_up_to_the_problem() {
 
 #[test]
 fn the_cli_inspects_a_file() {
-    let dir = std::env::temp_dir().join(format!("migration-inspect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("inspect");
     let path = dir.join("s.bin");
     std::fs::write(&path, stream()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_migstream"))

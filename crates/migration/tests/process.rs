@@ -22,13 +22,6 @@ fn opts() -> TransportOptions {
     }
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("migration-proc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn ram_image() -> Vec<u8> {
     (0..RAM)
         .map(|i| {
@@ -110,7 +103,7 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 #[test]
 fn another_process_receives_over_tcp() {
-    let dir = tempdir("recv-tcp");
+    let dir = TempDir::new("recv-tcp");
     let out = dir.join("out.bin");
     let mut child = migstream(&["tcp:127.0.0.1:0", &format!("file:{}", out.display())]);
     let uri = listening_uri(&mut child);
@@ -136,7 +129,7 @@ fn another_process_receives_over_tcp() {
 
 #[test]
 fn another_process_sends_over_tcp_and_unix() {
-    let dir = tempdir("send");
+    let dir = TempDir::new("send");
     let src = Setup::new("xics", 4, 128);
     src.scramble(12);
     let ram = ram_image();
@@ -160,7 +153,7 @@ fn another_process_sends_over_tcp_and_unix() {
 
 #[test]
 fn a_relay_never_completes_a_broken_stream() {
-    let dir = tempdir("broken");
+    let dir = TempDir::new("broken");
     let src = Setup::new("xics", 2, 16);
     src.scramble(3);
     let mut stream = stream_of(&src, &ram_image());

@@ -90,7 +90,7 @@ fn migrate_between_threads(uri: MigrationUri) {
 
 #[test]
 fn unix_socket_between_threads() {
-    let dir = tempdir("unix-threads");
+    let dir = TempDir::new("unix-threads");
     migrate_between_threads(MigrationUri::Unix(dir.join("mig.sock")));
 }
 
@@ -101,7 +101,7 @@ fn tcp_loopback_between_threads() {
 
 #[test]
 fn file_with_offset_keeps_the_bytes_before_it() {
-    let dir = tempdir("file");
+    let dir = TempDir::new("file");
     let path = dir.join("state.bin");
     std::fs::write(&path, b"HEADER-OF-ANOTHER-TOOL").unwrap();
     let uri =
@@ -150,7 +150,7 @@ fn refused_connections_say_so() {
         format!("Failed to connect to '127.0.0.1:{port}': Connection refused")
     );
 
-    let dir = tempdir("refused");
+    let dir = TempDir::new("refused");
     let nobody = dir.join("nobody.sock");
     let e = transport::connect(&MigrationUri::Unix(nobody.clone()), &opts()).unwrap_err();
     assert_eq!(
@@ -218,7 +218,7 @@ fn peer_gone_mid_stream_is_reported_on_both_sides() {
     assert_eq!(dst.snapshot(), before);
 
     // The destination goes away while the source still sends.
-    let dir = tempdir("gone");
+    let dir = TempDir::new("gone");
     let uri = MigrationUri::Unix(dir.join("gone.sock"));
     let listener = transport::listen(&uri, &opts()).unwrap();
     let receiver = thread::spawn(move || {
@@ -334,12 +334,4 @@ fn silence_and_absence_time_out() {
         ),
         "{e}"
     );
-}
-
-/// A fresh directory under the target's temp space.
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("migration-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

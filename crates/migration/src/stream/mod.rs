@@ -16,6 +16,7 @@
 
 mod error;
 pub(crate) mod msgpack;
+mod payload;
 mod reader;
 mod writer;
 
