@@ -12,7 +12,7 @@
 //! hcall handler, and the two outputs are compared record by record.
 //! This is done twice: a big-endian image and a little-endian one (which
 //! switches with `rfid` at entry and in its interrupt trampoline), each
-//! with its own 600 sequences.
+//! with its own 600 sequences, and a third image in 32-bit mode (MSR[SF]=0).
 //! Disagreeing sequences are written to
 //! `$CARGO_TARGET_TMPDIR/ppc-differential/differential-mismatches.txt`.
 //! `PPC_DIFF_SEED=<n>` runs another seed.
@@ -464,7 +464,7 @@ fn gen_sequence(r: &mut Rng) -> Sequence {
 /// Builds the image. The entry (0x100) and the vectors are big-endian, as
 /// the CPU starts and takes interrupts big-endian; with `le` they switch to
 /// little-endian with `rfid` and everything else is little-endian code.
-fn build_image(seqs: &[Sequence], power_off_token: u32, le: bool) -> Vec<u8> {
+fn build_image(seqs: &[Sequence], power_off_token: u32, le: bool, sf: bool) -> Vec<u8> {
     let mut img = vec![0u8; (OUT_BASE + RECORD * seqs.len() as u64) as usize];
     let put_be = |img: &mut Vec<u8>, a: u64, w: u32| {
         img[a as usize..a as usize + 4].copy_from_slice(&w.to_be_bytes());
@@ -474,13 +474,15 @@ fn build_image(seqs: &[Sequence], power_off_token: u32, le: bool) -> Vec<u8> {
         img[a as usize..a as usize + 4].copy_from_slice(&b);
     };
     let ba = |target: u64| (18 << 26) | (target as u32 & 0x03ff_fffc) | 2;
-    // Switches to 64-bit mode (QEMU starts in 32-bit mode), sets LE if
-    // asked, and continues at `target` (big-endian code).
-    let enter = |target: u64| {
+    // Sets 64-bit mode (QEMU starts in 32-bit mode, this crate in 64-bit
+    // mode) or clears it, sets LE if asked, and continues at `target`
+    // (big-endian code). The print routine always runs in 64-bit mode.
+    let enter = |target: u64, sf: bool| {
         [
-            li(11, 1),
+            li(11, sf as i32),
             sldi(11, 11, 63),
             mfmsr(12),
+            md(12, 12, 0, 1, 0, false), // rldicl r12,r12,0,1: clear SF
             ppc_cpu::asm::x(12, 11, 11, 444, false), // or r11,r12,r11
             ori(11, 11, le as u32),
             mtspr(27, 11),
@@ -493,10 +495,10 @@ fn build_image(seqs: &[Sequence], power_off_token: u32, le: bool) -> Vec<u8> {
     for v in (0x200..0x1000).step_by(0x20) {
         put_be(&mut img, v, ba(TRAMPOLINE));
     }
-    for (i, w) in enter(PRINT).iter().enumerate() {
+    for (i, w) in enter(PRINT, true).iter().enumerate() {
         put_be(&mut img, TRAMPOLINE + 4 * i as u64, *w);
     }
-    for (i, w) in enter(CODE_BASE).iter().enumerate() {
+    for (i, w) in enter(CODE_BASE, sf).iter().enumerate() {
         put_be(&mut img, 0x100 + 4 * i as u64, *w);
     }
     // RTAS args: token, nargs 2, nret 1, -1, -1, ret.
@@ -583,13 +585,15 @@ fn build_image(seqs: &[Sequence], power_off_token: u32, le: bool) -> Vec<u8> {
             a += 4;
         }
     }
-    put(&mut img, a, ba(PRINT));
+    // 32-bit images go back to 64-bit mode through the (big-endian)
+    // trampoline; little-endian images print directly.
+    put(&mut img, a, ba(if le { PRINT } else { TRAMPOLINE }));
     assert!(a < OUT_BASE);
     img
 }
 
 /// Runs the image on this crate's vCPU; returns the console bytes.
-fn run_here(img: &[u8]) -> Vec<u8> {
+fn run_here(img: &[u8], sf: bool, le: bool) -> Vec<u8> {
     let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 64 << 20)]).unwrap();
     mem.write_slice(img, GuestAddress(0)).unwrap();
     let shared = CpuShared::new(&mem);
@@ -601,6 +605,12 @@ fn run_here(img: &[u8]) -> Vec<u8> {
         0,
     );
     v.set_nip(0x100);
+    // The entry block ends with its rfid: check the mode the sequences run
+    // in.
+    assert_eq!(v.run(1), VcpuExit::BudgetExhausted);
+    assert_eq!(v.nip(), CODE_BASE);
+    let m = v.msr();
+    assert_eq!((m >> 63 == 1, m & 1 == 1), (sf, le), "MSR {m:#x}");
     let mut out = Vec::new();
     for _ in 0..1_000_000 {
         match v.run(10_000_000) {
@@ -657,19 +667,25 @@ fn power_off_token(qemu: &PathBuf, dir: &std::path::Path) -> u32 {
     0x2003
 }
 
-/// Runs one image (BE or LE) on both sides; returns the number of
-/// disagreeing sequences and the report.
+/// Runs one image (BE or LE, 64- or 32-bit mode) on both sides; returns
+/// the number of disagreeing sequences and the report.
 fn differential(
     qemu: &PathBuf,
     dir: &std::path::Path,
     token: u32,
     seed: u64,
     le: bool,
+    sf: bool,
 ) -> (usize, String) {
     let mut rng = Rng(seed);
     let seqs: Vec<Sequence> = (0..SEQUENCES).map(|_| gen_sequence(&mut rng)).collect();
-    let img = build_image(&seqs, token, le);
-    let tag = if le { "le" } else { "be" };
+    let img = build_image(&seqs, token, le, sf);
+    let tag = match (le, sf) {
+        (false, true) => "be",
+        (true, true) => "le",
+        (false, false) => "be32",
+        (true, false) => "le32",
+    };
     let image = dir.join(format!("image-{tag}.bin"));
     std::fs::write(&image, &img).unwrap();
     let out_file = dir.join(format!("qemu-{tag}.out"));
@@ -694,7 +710,7 @@ fn differential(
         .expect("run qemu");
     assert!(status.success(), "qemu failed: {status}");
     let theirs = std::fs::read(&out_file).unwrap();
-    let ours = run_here(&img);
+    let ours = run_here(&img, sf, le);
     let expect_len = RECORD as usize * SEQUENCES;
     assert_eq!(
         theirs.len(),
@@ -763,18 +779,19 @@ fn differential_against_qemu() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(SEED);
-    let (bad_be, rep_be) = differential(&qemu, &dir, token, seed, false);
-    let (bad_le, rep_le) = differential(&qemu, &dir, token, seed.wrapping_add(1), true);
+    let (bad_be, rep_be) = differential(&qemu, &dir, token, seed, false, true);
+    let (bad_le, rep_le) = differential(&qemu, &dir, token, seed.wrapping_add(1), true, true);
+    let (bad_32, rep_32) = differential(&qemu, &dir, token, seed.wrapping_add(2), false, false);
     let file = dir.join("differential-mismatches.txt");
-    if bad_be + bad_le > 0 {
-        std::fs::write(&file, rep_be + &rep_le).unwrap();
+    if bad_be + bad_le + bad_32 > 0 {
+        std::fs::write(&file, rep_be + &rep_le + &rep_32).unwrap();
     } else {
         let _ = std::fs::remove_file(&file);
     }
     assert_eq!(
-        (bad_be, bad_le),
-        (0, 0),
-        "(big-endian, little-endian) disagreements out of {SEQUENCES} each; see {}",
+        (bad_be, bad_le, bad_32),
+        (0, 0, 0),
+        "(big-endian, little-endian, 32-bit mode) disagreements out of {SEQUENCES} each; see {}",
         file.display()
     );
 }
