@@ -2,10 +2,11 @@
 //! `qemu-system-ppc64` command line.
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use pseries::exit;
 use pseries::io::Frontends;
-use pseries::monitor::events::{Event, ShutdownCause};
+use pseries::monitor::events::{Event, Events, ShutdownCause};
 use pseries::options::{self, frontends, CliError, Options, Parsed};
 use pseries::{listings, request, signals};
 use spapr_machine::config::MachineConfig;
@@ -33,7 +34,20 @@ fn fail(prog: &str, e: &CliError) -> u8 {
     exit::USER_ERROR
 }
 
+/// The event bus, once the front ends exist, for the signal watcher.
+static EVENTS: OnceLock<Events> = OnceLock::new();
+
 fn run(prog: &str) -> u8 {
+    // Started before anything can wait (a `wait=on` socket waits for its
+    // client at start-up), so that the blocked signals are always taken.
+    let p = prog.to_string();
+    let _ = signals::spawn_watcher(move |signo, pid| {
+        eprintln!("{p}: {}", signals::message(signo, pid));
+        if let Some(events) = EVENTS.get() {
+            events.emit(Event::Shutdown(ShutdownCause::HostSignal));
+        }
+        exit::terminate(exit::POWERED_OFF);
+    });
     let opts = match options::parse(std::env::args().skip(1)) {
         Ok(Parsed::Help) => {
             print!("{}", listings::usage(prog));
@@ -56,13 +70,7 @@ fn run(prog: &str) -> u8 {
             exit::POWERED_OFF
         }
         Ok(Prepared::Run(config, frontends)) => {
-            let events = frontends.events();
-            let p = prog.to_string();
-            let _ = signals::spawn_watcher(move |signo, pid| {
-                eprintln!("{p}: {}", signals::message(signo, pid));
-                events.emit(Event::Shutdown(ShutdownCause::HostSignal));
-                exit::terminate(exit::POWERED_OFF);
-            });
+            let _ = EVENTS.set(frontends.events());
             run_machine(prog, &opts, *config, frontends)
         }
         Err(e) => fail(prog, &e),

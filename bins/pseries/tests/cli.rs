@@ -448,3 +448,39 @@ fn cpu_and_accel_listings() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("Accelerators supported in QEMU binary:\ntcg\n"));
 }
+
+#[test]
+fn sigterm_while_waiting_for_a_qmp_client_ends_cleanly() {
+    let path = std::env::temp_dir().join(format!("pseries-cli-{}-wait.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let spec = format!("unix:{},server=on", path.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pseries"))
+        .args(["-nodefaults", "-qmp", &spec])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The socket exists once the program waits for its client (wait=on).
+    while !path.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "pseries ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill with a valid signal on the child this test spawned.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!("pseries: -qmp {spec}: info: pseries waiting for connection on: disconnected:unix:{},server=on", path.display())
+    );
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("pseries: terminating on signal 15 from pid "),
+        "{last}"
+    );
+    assert!(!path.exists(), "the socket file is removed at exit");
+}
