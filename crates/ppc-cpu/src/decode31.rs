@@ -172,7 +172,7 @@ pub(crate) fn decode_31(w: u32, mut d: D, cx: DecodeCtx) -> D {
         28 => K::And,
         60 => K::Andc,
         444 => {
-            if rt == ra && ra == rb {
+            if rt == ra && ra == rb && rc == 0 {
                 d.x = rt as u8;
                 K::PrioNop
             } else {

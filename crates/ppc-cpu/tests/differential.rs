@@ -420,6 +420,103 @@ fn gen_mem(r: &mut Rng, rt: u32) -> Insn {
     }
 }
 
+/// Update forms (base r30 = r31 + 8), reservations (aligned offsets in
+/// r28) and the ISA 3.0 integer extras (maddhd, addex, extswsli).
+fn gen_extra(r: &mut Rng) -> Vec<Insn> {
+    let (rt, ra, rb, rc) = (r.reg(), r.reg(), r.reg(), r.reg());
+    let i = |word: u32, text: String| Insn { word, text };
+    let base = i(addi(30, 31, 8), "addi r30,r31,8".into());
+    match r.below(6) {
+        0 => {
+            const U: &[(&str, u32, u64)] = &[
+                ("lbzu", 35, 1),
+                ("lhzu", 41, 2),
+                ("lhau", 43, 2),
+                ("lwzu", 33, 4),
+                ("stbu", 39, 1),
+                ("sthu", 45, 2),
+                ("stwu", 37, 4),
+            ];
+            let (name, op, size) = U[r.below(U.len() as u64) as usize];
+            let off = r.below(48 - size) as i32;
+            vec![
+                base,
+                i(d(op, rt, 30, off), format!("{name} r{rt},{off}(r30)")),
+            ]
+        }
+        1 => {
+            let off = (r.below(40) & !3) as i32;
+            let (name, w) = if r.bit() {
+                ("ldu", ds(58, rt, 30, off, 1))
+            } else {
+                ("stdu", ds(62, rt, 30, off, 1))
+            };
+            vec![base, i(w, format!("{name} r{rt},{off}(r30)"))]
+        }
+        2 | 3 => {
+            const A: &[(&str, u32, u32, u64)] = &[
+                ("lbarx", 52, 694, 1),
+                ("lharx", 116, 726, 2),
+                ("lwarx", 20, 150, 4),
+                ("ldarx", 84, 214, 8),
+            ];
+            let (name, lx, sx, size) = A[r.below(4) as usize];
+            let off = (r.below(64 - size + 1) & !(size - 1)) as i32;
+            let mut v = vec![
+                i(li(28, off), format!("li r28,{off}")),
+                i(
+                    ppc_cpu::asm::x(rt, 31, 28, lx, false),
+                    format!("{name} r{rt},r31,r28"),
+                ),
+            ];
+            if r.bit() {
+                // Sometimes disturb the reserved location first.
+                v.push(i(stb(ra, 31, off), format!("stb r{ra},{off}(r31)")));
+            }
+            let off2 = if r.below(4) == 0 {
+                (off + size as i32) % 64 & !(size as i32 - 1)
+            } else {
+                off
+            };
+            v.push(i(li(28, off2), format!("li r28,{off2}")));
+            v.push(i(
+                ppc_cpu::asm::x(rb, 31, 28, sx, true),
+                format!("st{}cx. r{rb},r31,r28", &name[1..2]),
+            ));
+            v
+        }
+        4 => {
+            let xo = [48, 49, 51][r.below(3) as usize];
+            let name = ["maddhd", "maddhdu", "", "maddld"][(xo - 48) as usize];
+            vec![i(
+                (4 << 26) | (rt << 21) | (ra << 16) | (rb << 11) | (rc << 6) | xo,
+                format!("{name} r{rt},r{ra},r{rb},r{rc}"),
+            )]
+        }
+        _ => {
+            if r.bit() {
+                vec![i(
+                    (31 << 26) | (rt << 21) | (ra << 16) | (rb << 11) | (170 << 1),
+                    format!("addex r{rt},r{ra},r{rb},0"),
+                )]
+            } else {
+                let sh = r.below(64) as u32;
+                let rcb = r.bit();
+                vec![i(
+                    (31 << 26)
+                        | (rt << 21)
+                        | (ra << 16)
+                        | ((sh & 31) << 11)
+                        | (445 << 2)
+                        | ((sh >> 5) << 1)
+                        | rcb as u32,
+                    format!("extswsli{} r{ra},r{rt},{sh}", if rcb { "." } else { "" }),
+                )]
+            }
+        }
+    }
+}
+
 struct Sequence {
     init: [u64; 10],
     cr: u32,
@@ -440,6 +537,10 @@ fn gen_sequence(r: &mut Rng) -> Sequence {
     let xer = r.next() & 0xe00c_0000;
     let mut body = Vec::new();
     while body.len() < BODY_LEN {
+        if r.below(8) == 0 {
+            body.extend(gen_extra(r));
+            continue;
+        }
         let i = gen_insn(r);
         if i.text.contains("r29") {
             // Indexed access: r29 = an in-range offset first.

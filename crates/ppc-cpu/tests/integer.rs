@@ -168,3 +168,15 @@ fn thirty_two_bit_mode_truncates_and_compares_low_word() {
     assert_eq!(m.g(5) >> 28, 0b0010);
     assert_ne!(m.vcpu.xer() & (1 << 29), 0);
 }
+
+#[test]
+fn or_dot_with_equal_registers_is_not_a_priority_nop() {
+    // or r1,r1,r1 is a priority hint, but or. r3,r3,r3 records CR0.
+    let m = run(&[
+        li(3, -1),
+        x(3, 3, 3, 444, true),
+        mfcr(4),
+        x(1, 1, 1, 444, false),
+    ]);
+    assert_eq!(m.g(4) >> 28, 0b1000);
+}
