@@ -14,7 +14,7 @@ use spapr_machine::rtc::CivilTime;
 use crate::listings;
 use crate::options::frontends::IoPlan;
 use crate::options::keyval::KeyVal;
-use crate::options::{CliError, Options};
+use crate::options::{AccelArg, CliError, Options};
 
 /// One `-machine` string with its implied key spelled out, so that strings
 /// from several options can be joined with commas and a later type still
@@ -83,7 +83,21 @@ pub fn listing(opts: &Options) -> Result<Option<String>, CliError> {
 /// (QEMU's fallback, with its messages as warnings), TCG by default.
 pub fn choose_accel(opts: &Options) -> Result<(AccelKind, Vec<String>), CliError> {
     let mut warnings = Vec::new();
-    for (i, a) in opts.accel.iter().enumerate() {
+    let mut wanted = opts.accel.clone();
+    if wanted.is_empty() {
+        // QEMU's older spelling: `-machine accel=kvm:tcg`.
+        let m = machine_options(opts)?;
+        if let Some((_, list)) = m.props().filter(|(k, _)| *k == "accel").last() {
+            wanted = list
+                .split(':')
+                .map(|name| AccelArg {
+                    name: name.to_string(),
+                    location: String::new(),
+                })
+                .collect();
+        }
+    }
+    for (i, a) in wanted.iter().enumerate() {
         let kind = match a.name.as_str() {
             "tcg" => Some(AccelKind::Tcg),
             "kvm" if listings::kvm_possible() && std::path::Path::new("/dev/kvm").exists() => {
@@ -94,8 +108,12 @@ pub fn choose_accel(opts: &Options) -> Result<(AccelKind, Vec<String>), CliError
         if let Some(k) = kind {
             return Ok((k, warnings));
         }
-        let msg = format!("{}: invalid accelerator {}", a.location, a.name);
-        match opts.accel.get(i + 1) {
+        let msg = if a.location.is_empty() {
+            format!("invalid accelerator {}", a.name)
+        } else {
+            format!("{}: invalid accelerator {}", a.location, a.name)
+        };
+        match wanted.get(i + 1) {
             Some(next) => {
                 warnings.push(msg);
                 warnings.push(format!("falling back to {}", next.name));
@@ -155,8 +173,13 @@ pub fn check_incoming(opts: &Options) -> Result<(), CliError> {
 /// The files named on the command line must be readable (what is in them
 /// is the loader's business). QEMU's messages.
 pub fn check_files(opts: &Options) -> Result<(), CliError> {
-    if opts.initrd.is_some() && opts.kernel.is_none() {
-        return Err(CliError::new("-initrd only allowed with -kernel option"));
+    if opts.kernel.is_none() {
+        if opts.append.is_some() {
+            return Err(CliError::new("-append only allowed with -kernel option"));
+        }
+        if opts.initrd.is_some() {
+            return Err(CliError::new("-initrd only allowed with -kernel option"));
+        }
     }
     if let Some(bios) = &opts.bios {
         if File::open(bios).is_err() {

@@ -170,6 +170,10 @@ fn bad_accelerator_display_rtc_icount() {
             &["-enable-kvm"],
             "pseries: -enable-kvm: invalid accelerator kvm\n",
         );
+        refused(
+            &["-machine", "accel=kvm"],
+            "pseries: invalid accelerator kvm\n",
+        );
         // QEMU falls back to the next accelerator; the machine error then
         // shows the run got past the choice.
         refused(
@@ -311,6 +315,10 @@ fn bad_incoming_and_files() {
     refused(
         &["-initrd", &existing_file()],
         "pseries: -initrd only allowed with -kernel option\n",
+    );
+    refused(
+        &["-append", "console=hvc0"],
+        "pseries: -append only allowed with -kernel option\n",
     );
     refused(
         &[
