@@ -474,7 +474,7 @@ fn gen_extra(r: &mut Rng) -> Vec<Insn> {
                 v.push(i(stb(ra, 31, off), format!("stb r{ra},{off}(r31)")));
             }
             let off2 = if r.below(4) == 0 {
-                (off + size as i32) % 64 & !(size as i32 - 1)
+                ((off + size as i32) % 64) & !(size as i32 - 1)
             } else {
                 off
             };
