@@ -1,6 +1,11 @@
 //! Monitor sessions over a byte stream: the QMP loop (greeting, frames in,
 //! replies and events out through a per-client writer thread) and the HMP
 //! loop (banner, `(qemu) ` prompt, a line editor with echo on terminals).
+//!
+//! HMP echoes what is typed only on a terminal. QEMU's readline echoes on
+//! sockets and pipes too (with cursor-movement escapes), which a client
+//! like `socat` or a script then sees twice; here they see only the
+//! answers and prompts.
 
 use std::io::{Read, Write};
 use std::sync::mpsc::{self, Receiver, Sender};
