@@ -77,7 +77,7 @@ impl Machine {
             inner.ov5_cas = out.ov5_cas;
             inner.radix = out.radix;
         }
-        if let Err(e) = self.irq.update_active(byte23) {
+        if let Err(e) = self.activate_intc(byte23) {
             self.fatal(e.to_string());
             return h::HARDWARE;
         }

@@ -63,7 +63,7 @@ pub struct IrqFrontEnd {
     alloc: Mutex<Allocation>,
     nr_xirqs: u32,
     nr_servers: u32,
-    in_kernel: bool,
+    in_kernel: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for IrqFrontEnd {
@@ -117,8 +117,14 @@ impl IrqFrontEnd {
             alloc: Mutex::new(alloc),
             nr_xirqs: cfg.nr_xirqs,
             nr_servers: cfg.nr_servers,
-            in_kernel: false,
+            in_kernel: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Records whether the active controller runs in the host kernel (for
+    /// `info pic`'s `irqchip:` line).
+    pub fn set_in_kernel(&self, on: bool) {
+        self.in_kernel.store(on, Ordering::Release);
     }
 
     /// Names of the built backends, in build order.
@@ -381,7 +387,7 @@ impl IrqFrontEnd {
         writeln!(
             out,
             "irqchip: {}",
-            if self.in_kernel {
+            if self.in_kernel.load(Ordering::Acquire) {
                 "in-kernel"
             } else {
                 "emulated"

@@ -71,6 +71,9 @@ pub enum MachineError {
     /// Device tree.
     #[error("device tree: {0}")]
     Fdt(String),
+    /// The in-kernel interrupt controller (`kernel-irqchip`).
+    #[error("{0}")]
+    Irqchip(String),
 }
 
 /// Per-vCPU run state outside the interpreter.
@@ -170,6 +173,7 @@ pub struct Machine {
     pub(crate) hcalls: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
     started: AtomicBool,
+    irqchip: Mutex<crate::kvm::KernelIrqchipState>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -206,6 +210,12 @@ impl Machine {
         boot: BootConfig,
         console: Option<ConsoleSink>,
     ) -> Result<Arc<Self>, MachineError> {
+        let irqchip = crate::kvm::KernelIrqchipState::new(
+            cfg.accel,
+            cfg.kernel_irqchip,
+            crate::kvm::KvmHost::default(),
+        )
+        .map_err(|e| MachineError::Irqchip(e.to_string()))?;
         let ram = GuestRam::new(cfg.ram_size)?;
         let legacy = cfg.machine.flags.legacy_irq_allocation;
         let ctl_cfg = ControllerConfig {
@@ -328,6 +338,7 @@ impl Machine {
             hcalls: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
+            irqchip: Mutex::new(irqchip),
             cfg,
         });
         m.reset()?;
@@ -385,11 +396,22 @@ impl Machine {
     /// stopped), images copied again, the device tree rebuilt. The vCPU
     /// threads must be paused or not started.
     pub fn reset(&self) -> Result<(), MachineError> {
-        self.cfg
-            .caps
-            .apply_checks()
-            .map_err(|f| MachineError::Caps(f.error.to_string()))?;
-        self.irq.reset()?;
+        match self.cfg.caps.apply_checks() {
+            Ok(warnings) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+            }
+            Err(f) => {
+                for w in &f.warnings {
+                    tracing::warn!("{w}");
+                }
+                let hint = f.error.hint().map(|h| format!("\n{h}")).unwrap_or_default();
+                return Err(MachineError::Caps(format!("{}{hint}", f.error)));
+            }
+        }
+        let backend = self.irq.reset()?;
+        self.connect_irqchip(backend)?;
         {
             let mut inner = self.inner.lock();
             inner.ov5_cas = OptionVector::default();
@@ -439,6 +461,34 @@ impl Machine {
         }
         self.rebuild_fdt()?;
         Ok(())
+    }
+
+    /// Makes `backend` the in-kernel controller if `kernel-irqchip` asks for
+    /// it (under KVM only), printing QEMU's fallback warning when it cannot
+    /// be had and it was only allowed.
+    pub(crate) fn connect_irqchip(
+        &self,
+        backend: &'static spapr_irq::Backend,
+    ) -> Result<(), MachineError> {
+        let mut chip = self.irqchip.lock();
+        match chip.activate(backend) {
+            Ok(warning) => {
+                if let Some(w) = warning {
+                    tracing::warn!("{}", w.message());
+                    tracing::warn!("{}", w.hint());
+                }
+                self.irq.set_in_kernel(chip.in_kernel());
+                Ok(())
+            }
+            Err(e) => Err(MachineError::Irqchip(e.to_string())),
+        }
+    }
+
+    /// Activates the controller the negotiated OV5 byte 23 selects, in the
+    /// kernel if configured so.
+    pub(crate) fn activate_intc(&self, ov5_byte23: u8) -> Result<(), MachineError> {
+        let backend = self.irq.update_active(ov5_byte23)?;
+        self.connect_irqchip(backend)
     }
 
     /// Builds the device tree for the current state and writes it into

@@ -304,6 +304,10 @@ impl TypedMigratable for MachineSection {
         m.irq
             .post_load(byte23)
             .map_err(|e| MigrationError::invalid(MACHINE_SECTION, e.to_string()))?;
+        if let Some(b) = m.irq.active() {
+            m.connect_irqchip(b)
+                .map_err(|e| MigrationError::invalid(MACHINE_SECTION, e.to_string()))?;
+        }
         for slot in &m.vcpus {
             let mut cpu = slot.cpu.lock();
             m.apply_modes(&mut cpu);
