@@ -276,6 +276,10 @@ impl Vcpu {
             let idx = match self.cache.lookup(&mut self.cpu) {
                 Ok(i) => i,
                 Err(f) => {
+                    // A fetch fault counts against the budget, so that an
+                    // interrupt loop (a vector that faults again) still
+                    // returns to the machine.
+                    self.cpu.icount += 1;
                     if let Some(e) = self.fault(f, pc, 4) {
                         return e;
                     }
@@ -303,6 +307,10 @@ impl Vcpu {
                     .exec_block(&block.insns, pc, pc.wrapping_add(block.bytes as u64), loops);
             self.cpu.icount += end.done as u64;
             if let Some((f, fpc, len)) = end.fault {
+                if !matches!(f, Fault::Hcall | Fault::Idle) {
+                    // The faulting instruction counts against the budget.
+                    self.cpu.icount += 1;
+                }
                 if let Some(e) = self.fault(f, fpc, len) {
                     return e;
                 }

@@ -356,3 +356,18 @@ fn doorbell_between_threads() {
     assert_eq!(v1.nip(), vector::DOORBELL + 4);
     assert!(!core.pending(1));
 }
+
+#[test]
+fn interrupt_storm_still_returns_to_the_machine() {
+    // The program vector itself holds an illegal word: every attempt
+    // faults again; run() must still come back when the budget runs out.
+    let mut m = machine("power9", 1 << 20);
+    m.load(CODE, &[0], false);
+    m.vcpu.set_nip(CODE);
+    assert_eq!(m.vcpu.run(10_000), VcpuExit::BudgetExhausted);
+    assert_eq!(m.vcpu.nip(), 0x700);
+    // Same for a fetch that faults at the vector (AIL off, bad real address).
+    let mut m = machine("power9", 1 << 20);
+    m.vcpu.set_nip(0x4000_0000);
+    assert_eq!(m.vcpu.run(10_000), VcpuExit::BudgetExhausted);
+}
