@@ -132,7 +132,12 @@ fn dual_destination_keeps_reset_state_for_absent_xive_sections() {
     let report = load_into(&dst, &src.snapshot()).unwrap();
     assert_eq!(
         report.reset,
-        vec![("xive-source".to_owned(), 0), ("spapr-xive".to_owned(), 0)]
+        vec![
+            ("xive-source".to_owned(), 0),
+            ("spapr-xive".to_owned(), 0),
+            ("xive-tctx".to_owned(), 0),
+            ("xive-tctx".to_owned(), 1)
+        ]
     );
     assert_eq!(
         *dst.xive_router.as_ref().unwrap().state.lock().unwrap(),

@@ -44,8 +44,13 @@ fn build_stream(seed: u8) -> Vec<u8> {
     for c in src.components() {
         w.save(c.as_ref()).unwrap();
     }
-    w.begin_bulk(&[BulkDecl { name: "ram".into(), instance_id: 0, version_id: 1, len: RAM as u64 }])
-        .unwrap();
+    w.begin_bulk(&[BulkDecl {
+        name: "ram".into(),
+        instance_id: 0,
+        version_id: 1,
+        len: RAM as u64,
+    }])
+    .unwrap();
     let mut ram = vec![0u8; RAM];
     ram[1024..2048].fill(seed | 1);
     w.set_chunk_size(512).unwrap();
@@ -67,7 +72,11 @@ fn migration_crc(b: &[u8]) -> u32 {
     for &x in b {
         c ^= u32::from(x);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -80,11 +89,16 @@ fn run(stream: &[u8]) {
     let dst = Setup::new("dual", 2, 8);
     let mut sink = vec![0u8; RAM];
     let mut loader = Loader::new();
-    loader.components(dst.components()).bulk("ram", 0, 1, 1, &mut sink);
+    loader
+        .components(dst.components())
+        .bulk("ram", 0, 1, 1, &mut sink);
     let res = loader.load_slice(stream);
     drop(loader);
     if res.is_err() {
-        assert!(dst.snapshot() == fresh_snapshot(), "a refused stream changed the destination");
+        assert!(
+            dst.snapshot() == fresh_snapshot(),
+            "a refused stream changed the destination"
+        );
     }
     if res.is_ok() {
         assert!(shown.is_valid(), "a loaded stream did not inspect as valid");

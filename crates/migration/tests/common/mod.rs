@@ -295,6 +295,55 @@ impl TypedMigratable for XiveRouter {
     }
 }
 
+/// A XIVE thread context (QEMU's `xive-tctx`, one per vCPU): the 64-byte
+/// register file.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TctxState {
+    pub regs: Vec<u8>,
+}
+
+pub struct Tctx {
+    pub index: u32,
+    pub state: Mutex<TctxState>,
+    pub reset_ok: bool,
+}
+
+impl TypedMigratable for Tctx {
+    type State = TctxState;
+    fn name(&self) -> &str {
+        "xive-tctx"
+    }
+    fn instance_id(&self) -> u32 {
+        self.index
+    }
+    fn version_id(&self) -> u32 {
+        1
+    }
+    fn save_state(&self) -> Result<TctxState, MigrationError> {
+        Ok(self.state.lock().unwrap().clone())
+    }
+    fn check_state(
+        &self,
+        _v: u32,
+        s: &mut TctxState,
+        _section: &SectionState,
+    ) -> Result<(), MigrationError> {
+        if s.regs.len() != 64 {
+            return Err(MigrationError::invalid(
+                "xive-tctx",
+                "regs must be 64 bytes",
+            ));
+        }
+        Ok(())
+    }
+    fn apply_state(&self, s: TctxState) {
+        *self.state.lock().unwrap() = s;
+    }
+    fn absent_is_reset_state(&self) -> bool {
+        self.reset_ok
+    }
+}
+
 /// The machine section: a nested timebase, an optional field, and one
 /// subsection per capability the command line changed (QEMU's
 /// `spapr/cap/<name>`), implemented on the untyped trait.
@@ -393,6 +442,7 @@ pub struct Setup {
     pub icps: Vec<Arc<Icp>>,
     pub xive_source: Option<Arc<XiveSource>>,
     pub xive_router: Option<Arc<XiveRouter>>,
+    pub tctxs: Vec<Arc<Tctx>>,
 }
 
 impl Setup {
@@ -411,6 +461,19 @@ impl Setup {
             },
             xive_source: xive.then(|| Arc::new(XiveSource::new(nr_irqs, dual))),
             xive_router: xive.then(|| Arc::new(XiveRouter::new(nr_irqs, vcpus * 8, dual))),
+            tctxs: if xive {
+                (0..vcpus)
+                    .map(|index| {
+                        Arc::new(Tctx {
+                            index,
+                            state: Mutex::new(TctxState { regs: vec![0; 64] }),
+                            reset_ok: dual,
+                        })
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -428,6 +491,9 @@ impl Setup {
         }
         if let Some(r) = &self.xive_router {
             v.push(r.clone());
+        }
+        for t in &self.tctxs {
+            v.push(t.clone());
         }
         v.push(self.machine.clone());
         v
@@ -459,6 +525,12 @@ impl Setup {
                 end.w = [i as u32, seed, 0, 0, 0, 0, 0x8000_0000, 7];
             }
         }
+        for t in &self.tctxs {
+            let mut s = t.state.lock().unwrap();
+            for (i, r) in s.regs.iter_mut().enumerate() {
+                *r = (i as u32 ^ t.index ^ seed) as u8;
+            }
+        }
         let mut m = self.machine.state.lock().unwrap();
         m.fields.tb = Timebase {
             guest_timebase: 0x1234_5678_9abc + u64::from(seed),
@@ -470,7 +542,7 @@ impl Setup {
 
     pub fn header(&self) -> StreamHeader {
         let mut h = StreamHeader::new("pseries-7.2", "7.2", "POWER9", self.ic_mode);
-        h.vcpus = self.icps.len().max(1) as u32;
+        h.vcpus = self.icps.len().max(self.tctxs.len()).max(1) as u32;
         h.caps = [("cfpc", 1u8), ("htm", 0), ("large_decr", 1)]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
