@@ -1,9 +1,11 @@
 //! Guest instructions per second on a sieve loop, in real mode and under
 //! radix translation (4 KiB pages, identity map).
 //!
-//! Two groups: `sieve` measures wall time; `sieve_cpu` measures the
-//! thread's CPU time, which stays meaningful on a machine shared with
-//! other jobs (the throughput line is then instructions per CPU-second).
+//! Groups: `sieve` measures wall time; `sieve_cpu` measures the thread's
+//! CPU time, which stays meaningful on a machine shared with other jobs
+//! (the throughput line is then instructions per CPU-second); `calls_cpu`
+//! runs a call-heavy loop of short blocks (no self-loops) to show the
+//! per-block dispatch cost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +49,29 @@ fn sieve() -> Vec<u32> {
     ]
 }
 
+/// A loop that calls a small leaf function each iteration (three short
+/// blocks per iteration, no self-loop): per-block dispatch cost.
+fn calls() -> Vec<u32> {
+    vec![
+        addis(3, 0, 0x10), // 0: r3 = data
+        li(4, 0),          // 4
+        bl(20),            // 8: loop: call f (-> 28)
+        addi(4, 4, 1),     // 12
+        cmpdi(0, 4, 1000), // 16
+        bt(0, 0, -12),     // 20: blt loop (-> 8)
+        b(-24),            // 24: -> 0
+        ld(5, 3, 0),       // 28: f: load, add, store, return
+        add(5, 5, 4),      // 32
+        std(5, 3, 0),      // 36
+        blr(),             // 40
+    ]
+}
+
 fn setup(radix_on: bool) -> (Vcpu, GuestMemoryMmap, Arc<CpuShared>) {
+    setup_with(radix_on, &sieve())
+}
+
+fn setup_with(radix_on: bool, code: &[u32]) -> (Vcpu, GuestMemoryMmap, Arc<CpuShared>) {
     let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 16 << 20)]).unwrap();
     let shared = CpuShared::new(&mem);
     let mut v = Vcpu::new(
@@ -57,7 +81,7 @@ fn setup(radix_on: bool) -> (Vcpu, GuestMemoryMmap, Arc<CpuShared>) {
         Timebase::new(),
         0,
     );
-    for (i, w) in sieve().iter().enumerate() {
+    for (i, w) in code.iter().enumerate() {
         mem.write_slice(&w.to_be_bytes(), GuestAddress(0x1000 + 4 * i as u64))
             .unwrap();
     }
@@ -86,12 +110,16 @@ fn thread_cpu_time() -> Duration {
 
 fn bench(c: &mut Criterion) {
     const BUDGET: u64 = 20_000_000;
-    for (group, cpu_time) in [("sieve", false), ("sieve_cpu", true)] {
+    for (group, cpu_time) in [("sieve", false), ("sieve_cpu", true), ("calls_cpu", true)] {
         let mut g = c.benchmark_group(group);
         g.throughput(Throughput::Elements(BUDGET));
         g.sample_size(10);
         for (name, radix_on) in [("real_mode", false), ("radix", true)] {
-            let (mut v, _mem, _shared) = setup(radix_on);
+            let (mut v, _mem, _shared) = if group.starts_with("calls") {
+                setup_with(radix_on, &calls())
+            } else {
+                setup(radix_on)
+            };
             g.bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let (t, c0) = (Instant::now(), thread_cpu_time());
