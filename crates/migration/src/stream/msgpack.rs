@@ -148,6 +148,16 @@ impl<'a> Parser<'a> {
     /// Validates one whole value and returns its byte range in the payload.
     pub fn skip_value(&mut self, limits: &Limits) -> Result<std::ops::Range<usize>, StreamError> {
         let start = self.pos;
+        if let Some(end) = skip_fast(self.buf, start, limits) {
+            self.pos = end;
+            return Ok(start..end);
+        }
+        // Something is wrong: walk again, slowly, to say what and where.
+        self.skip_value_slow(limits)
+    }
+
+    fn skip_value_slow(&mut self, limits: &Limits) -> Result<std::ops::Range<usize>, StreamError> {
+        let start = self.pos;
         let max_depth = limits.max_depth.min(MAX_DEPTH_CEILING) as usize;
         // Values still to read at each open container level.
         let mut stack = [0u64; MAX_DEPTH_CEILING as usize];
@@ -276,6 +286,90 @@ impl<'a> Parser<'a> {
         u32::try_from(v).map_err(|_| {
             StreamError::malformed(self.what, at, format!("{what} {v} does not fit 32 bits"))
         })
+    }
+}
+
+/// The validator's hot loop: the same rules as [`Parser::skip_value`]'s
+/// slow walk, on plain indices, answering only "valid up to here" or "not
+/// valid" (the slow walk then finds the error).
+fn skip_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<usize> {
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CEILING) as usize;
+    let max_len = u64::from(limits.max_container_len);
+    let mut stack = [0u64; MAX_DEPTH_CEILING as usize];
+    let mut depth = 0usize;
+    let mut left = 1u64;
+    let mut pos = start;
+    let be = |pos: usize, n: usize| -> Option<u64> {
+        Some(
+            buf.get(pos..pos.checked_add(n)?)?
+                .iter()
+                .fold(0u64, |a, &b| (a << 8) | u64::from(b)),
+        )
+    };
+    loop {
+        while left == 0 {
+            if depth == 0 {
+                return Some(pos);
+            }
+            depth -= 1;
+            left = stack[depth];
+        }
+        left -= 1;
+        let m = *buf.get(pos)?;
+        pos += 1;
+        // (bytes to skip, whether they are a string) or a container count.
+        let (skip, is_str, count, per) = match m {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => continue,
+            0x80..=0x8f => (0, false, u64::from(m & 0x0f), 2),
+            0x90..=0x9f => (0, false, u64::from(m & 0x0f), 1),
+            0xa0..=0xbf => (usize::from(m & 0x1f), true, 0, 0),
+            0xcc | 0xd0 => (1, false, 0, 0),
+            0xcd | 0xd1 => (2, false, 0, 0),
+            0xca | 0xce | 0xd2 => (4, false, 0, 0),
+            0xcb | 0xcf | 0xd3 => (8, false, 0, 0),
+            0xc4 | 0xd9 => (be(pos, 1)? as usize + 1, m == 0xd9, 0, 0),
+            0xc5 | 0xda => (be(pos, 2)? as usize + 2, m == 0xda, 0, 0),
+            0xc6 | 0xdb => (be(pos, 4)? as usize + 4, m == 0xdb, 0, 0),
+            0xdc => (2, false, be(pos, 2)?, 1),
+            0xdd => (4, false, be(pos, 4)?, 1),
+            0xde => (2, false, be(pos, 2)?, 2),
+            0xdf => (4, false, be(pos, 4)?, 2),
+            _ => return None,
+        };
+        if per == 0 {
+            let next = pos.checked_add(skip).filter(|&n| n <= buf.len())?;
+            if is_str {
+                let len_bytes = match m {
+                    0xd9 => 1,
+                    0xda => 2,
+                    0xdb => 4,
+                    _ => 0,
+                };
+                let text = &buf[pos + len_bytes..next];
+                if !text.is_ascii() && std::str::from_utf8(text).is_err() {
+                    return None;
+                }
+            }
+            pos = next;
+            continue;
+        }
+        pos += skip;
+        if pos > buf.len() || count > max_len {
+            return None;
+        }
+        let items = count * per;
+        if items > (buf.len() - pos) as u64 {
+            return None;
+        }
+        if items == 0 {
+            continue;
+        }
+        if depth + 1 > max_depth {
+            return None;
+        }
+        stack[depth] = left;
+        depth += 1;
+        left = items;
     }
 }
 
@@ -476,6 +570,25 @@ mod tests {
         assert!(check(&[0xa2, 0xff, 0xfe]).is_err());
         let e = check(&[0xc0, 0xc0]).unwrap_err();
         assert!(e.to_string().contains("1 bytes after the value"), "{e}");
+    }
+
+    proptest::proptest! {
+        /// The fast walk and the slow walk agree on every input.
+        #[test]
+        fn fast_and_slow_walks_agree(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), depth in 0u32..5) {
+            let limits = Limits { max_depth: depth, max_container_len: 7, ..Limits::default() };
+            let fast = skip_fast(&bytes, 0, &limits);
+            let mut p = Parser::new(&bytes, 0, "t");
+            let slow = p.skip_value_slow(&limits).ok().map(|r| r.end);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// And on valid values made by rmp-serde.
+        #[test]
+        fn fast_walk_accepts_rmp_values(v in proptest::collection::vec((proptest::prelude::any::<u64>(), ".{0,40}", proptest::collection::vec(proptest::prelude::any::<i16>(), 0..20)), 0..20)) {
+            let bytes = rmp_serde::to_vec_named(&v).unwrap();
+            proptest::prop_assert_eq!(skip_fast(&bytes, 0, &Limits::default()), Some(bytes.len()));
+        }
     }
 
     #[test]
