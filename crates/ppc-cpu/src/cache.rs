@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use crate::cpu::Cpu;
-use crate::decode::{decode, ends_block, DecodeCtx, D};
+use crate::decode::{decode, ends_block, DecodeCtx, D, K};
 use crate::excp::Fault;
 use crate::mem::Access;
 use crate::regs::msr;
@@ -27,8 +27,9 @@ const MAX_CACHED_INSNS: usize = 1 << 21;
 pub(crate) struct Block {
     pub pa: u64,
     pub gen: u32,
-    /// Bytes covered (EA after the block = start + bytes).
-    pub bytes: u32,
+    /// Page offset after the last instruction (the EA the block falls
+    /// through to is the page's EA plus this; 4096 at the page end).
+    pub end_off: u32,
     pub insns: Box<[D]>,
 }
 
@@ -150,7 +151,19 @@ impl BlockCache {
             let w = word(a);
             let next = (a + 4 < page_end && (a & 63) != 60).then(|| word(a + 4));
             let mut d = decode(w, next, cx);
-            d.off = (a - pa) as u16;
+            d.off = (a & 0xfff) as u16;
+            // Follow a relative `b`/`bl` that jumps forward within the
+            // page: decoding continues at its target, so call sites and
+            // their callees share a block.
+            if d.k == K::B && d.x & 2 == 0 && !single {
+                let target = a.wrapping_add(d.imm);
+                if target > a && target < page_end {
+                    d.x |= 4;
+                    insns.push(d);
+                    a = target;
+                    continue;
+                }
+            }
             a += d.len as u64;
             let end = ends_block(&d);
             insns.push(d);
@@ -164,7 +177,7 @@ impl BlockCache {
         self.blocks.push(Block {
             pa,
             gen,
-            bytes: (a - pa) as u32,
+            end_off: (a - (pa & !0xfff)) as u32,
             insns: insns.into_boxed_slice(),
         });
         self.map.insert((pa, ctx), idx);

@@ -160,7 +160,8 @@ pub(crate) enum K {
     /// Prefixed store: x = size | 0x20 PC-relative.
     PStore,
     Paddi,
-    // Branches (imm = displacement, x: bit0 LK, bit1 AA; rt = BO, ra = BI).
+    // Branches (imm = displacement, x: bit0 LK, bit1 AA, bit2 followed at
+    // decode time; rt = BO, ra = BI).
     B,
     Bc,
     Bclr,
@@ -209,7 +210,8 @@ pub(crate) struct D {
     pub ra: u8,
     pub rb: u8,
     pub x: u8,
-    /// Byte offset of the instruction from its block's start.
+    /// Page offset of the instruction (its EA is the block's page EA plus
+    /// this: blocks never leave their page).
     pub off: u16,
     /// Length in bytes (4 or 8).
     pub len: u8,

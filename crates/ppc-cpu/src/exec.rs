@@ -42,7 +42,7 @@ impl Cpu {
         let mut base = 0u32;
         'again: loop {
             for (i, d) in insns.iter().enumerate() {
-                let pc = || ea0.wrapping_add(d.off as u64);
+                let pc = || (ea0 & !0xfff) | d.off as u64;
                 macro_rules! t {
                     ($e:expr) => {
                         match $e {
@@ -508,6 +508,11 @@ impl Cpu {
                         let p = pc();
                         if d.x & 1 != 0 {
                             self.lr = p.wrapping_add(4) & self.ea_mask;
+                        }
+                        if d.x & 4 != 0 {
+                            // Followed at decode time: the target's
+                            // instructions come next in this block.
+                            continue;
                         }
                         branch!(if d.x & 2 != 0 {
                             d.imm

@@ -302,9 +302,12 @@ impl Vcpu {
                 256
             };
             let loops = ((limit - self.cpu.icount) / n).min(max_loops) as u32;
-            let end =
-                self.cpu
-                    .exec_block(&block.insns, pc, pc.wrapping_add(block.bytes as u64), loops);
+            let end = self.cpu.exec_block(
+                &block.insns,
+                pc,
+                (pc & !0xfff).wrapping_add(block.end_off as u64),
+                loops,
+            );
             self.cpu.icount += end.done as u64;
             if let Some((f, fpc, len)) = end.fault {
                 if !matches!(f, Fault::Hcall | Fault::Idle) {
