@@ -88,3 +88,28 @@ fn thirty_two_bit_mode_ctr_and_lr() {
     done(m.run(&w));
     assert_eq!((m.g(4), m.g(5)), (0, 1));
 }
+
+#[test]
+fn addresses_stay_right_after_a_branch_followed_at_decode_time() {
+    // b +12 is followed while decoding; the bcl/mflr after its target must
+    // still see their own addresses, and a store patching code in the
+    // followed part must take effect.
+    let mut m = machine("power9", 1 << 20);
+    let patch = li(7, 7);
+    done(m.run(&[
+        b(12),
+        li(3, 1),          // skipped
+        li(4, 1),          // skipped
+        bc(20, 31, 4) | 1, // CODE + 12
+        mflr(5),
+        addis(8, 0, (patch >> 16) as i32),
+        ori(8, 8, patch & 0xffff),
+        li(9, (CODE + 40) as i32),
+        stw(8, 9, 0),
+        nop(),
+        li(7, 3), // CODE + 40, patched to li r7,7
+    ]));
+    assert_eq!((m.g(3), m.g(4)), (0, 0));
+    assert_eq!(m.g(5), CODE + 16);
+    assert_eq!(m.g(7), 7);
+}
