@@ -199,6 +199,8 @@ pub(crate) enum K {
     Unimpl,
     /// A prefixed instruction crossing a 64-byte boundary (alignment).
     PrefixCross,
+    /// `scv`: facility unavailable unless FSCR[SCV]; then not emulated.
+    Scv,
 }
 
 /// One decoded instruction.
@@ -264,7 +266,7 @@ pub(crate) fn ends_block(d: &D) -> bool {
     match d.k {
         B | Bc | Bclr | Bcctr | Bctar | Sc | Rfid | Mtmsr | Mtmsrd | Isync | Icbi | Tlbie
         | Tlbiel | Msgsndp | Msgclrp | Wait | Illegal | FpUnavail | VecUnavail | VsxUnavail
-        | Unimpl | PrefixCross | Stcx => true,
+        | Unimpl | PrefixCross | Scv | Stcx => true,
         Mtspr => !matches!(
             d.imm,
             1 | 3 | 8 | 9 | 17 | 18 | 19 | 26 | 27 | 28 | 256 | 272..=275 | 815
@@ -361,8 +363,10 @@ pub(crate) fn decode(w: u32, next: Option<u32>, cx: DecodeCtx) -> D {
             if w & 2 != 0 {
                 d.x = ((w >> 5) & 0x7f) as u8;
                 k!(K::Sc)
+            } else if v300 && w & 3 == 1 {
+                // scv (ISA 3.0): gated by FSCR[SCV].
+                k!(K::Scv)
             } else {
-                // scv: facility unavailable without FSCR[SCV]; not offered.
                 k!(K::Illegal)
             }
         }

@@ -55,6 +55,8 @@ pub(crate) enum Fault {
     FpUnavailable,
     VecUnavailable,
     VsxUnavailable,
+    /// Facility unavailable with the FSCR interruption cause.
+    FacilityUnavailable(u8),
     /// `sc 0` (SRR0 = next instruction).
     Syscall,
     /// `sc 1`: hypercall exit (NIP already advanced).
@@ -131,6 +133,11 @@ impl Cpu {
             Fault::FpUnavailable => self.interrupt(vector::FP_UNAVAILABLE, pc, pfx),
             Fault::VecUnavailable => self.interrupt(vector::VEC_UNAVAILABLE, pc, pfx),
             Fault::VsxUnavailable => self.interrupt(vector::VSX_UNAVAILABLE, pc, pfx),
+            Fault::FacilityUnavailable(ic) => {
+                let fscr = &mut self.spr_store[crate::regs::spr::FSCR as usize];
+                *fscr = (*fscr & !(0xff << 56)) | ((ic as u64) << 56);
+                self.interrupt(vector::FAC_UNAVAILABLE, pc, pfx);
+            }
             Fault::Syscall => self.interrupt(vector::SYSCALL, pc.wrapping_add(4) & self.ea_mask, 0),
             Fault::Hcall
             | Fault::Mmio(_)

@@ -597,6 +597,14 @@ impl Cpu {
                         }))
                     }
                     K::Unimpl => t!(Err(Fault::Unimplemented(0))),
+                    K::Scv => {
+                        let fscr = self.spr_store[crate::regs::spr::FSCR as usize];
+                        t!(Err(if fscr & (1 << 12) == 0 {
+                            Fault::FacilityUnavailable(12)
+                        } else {
+                            Fault::Unimplemented(0)
+                        }))
+                    }
                     K::PrefixCross => t!(Err(Fault::Alignment {
                         dar: pc(),
                         dsisr: self.dsisr as u32,

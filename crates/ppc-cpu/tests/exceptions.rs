@@ -371,3 +371,16 @@ fn interrupt_storm_still_returns_to_the_machine() {
     m.vcpu.set_nip(0x4000_0000);
     assert_eq!(m.vcpu.run(10_000), VcpuExit::BudgetExhausted);
 }
+
+#[test]
+fn scv_without_fscr_scv_is_facility_unavailable() {
+    let mut m = with_vectors("power9");
+    let e = m.run(&[0x4400_0001]); // scv 0
+    expect_vector(&mut m, e, vector::FAC_UNAVAILABLE);
+    assert_eq!(m.vcpu.srr().0, CODE);
+    assert_eq!(m.vcpu.spr(153).unwrap() >> 56, 12, "FSCR[IC] = SCV");
+    // Before ISA 3.0 it is an illegal instruction.
+    let mut m = with_vectors("power8");
+    let e = m.run(&[0x4400_0001]);
+    expect_vector(&mut m, e, vector::PROGRAM);
+}
