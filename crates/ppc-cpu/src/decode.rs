@@ -199,7 +199,7 @@ pub(crate) enum K {
     Unimpl,
     /// A prefixed instruction crossing a 64-byte boundary (alignment).
     PrefixCross,
-    /// `scv`: facility unavailable unless FSCR[SCV]; then not emulated.
+    /// `scv`: facility unavailable unless `FSCR[SCV]`; then not emulated.
     Scv,
 }
 
