@@ -204,6 +204,22 @@ impl SerialPort {
     }
 }
 
+/// The port as the machine's console sink: guest output written and
+/// flushed at once.
+#[derive(Debug, Clone)]
+pub struct SerialWriter(pub SerialPort);
+
+impl Write for SerialWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

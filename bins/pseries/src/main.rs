@@ -9,7 +9,18 @@ use pseries::io::Frontends;
 use pseries::monitor::events::{Event, Events, ShutdownCause};
 use pseries::options::{self, frontends, CliError, Options, Parsed};
 use pseries::{listings, request, signals};
+use std::sync::Arc;
+
+use pseries::monitor::{RunStatus, VmControl};
+use pseries::vm::Vm;
 use spapr_machine::config::MachineConfig;
+use spapr_machine::control::ExitReason;
+use spapr_machine::machine::{BootConfig, Image, Machine, MachineError};
+
+// The interrupt controllers register themselves as plugins; naming them
+// keeps the linker from dropping them.
+use intc_xics as _;
+use intc_xive as _;
 
 fn main() -> ExitCode {
     // Before any thread starts, so that every thread inherits the mask and
@@ -104,17 +115,121 @@ fn prepare(prog: &str, opts: &Options) -> Result<Prepared, CliError> {
     Ok(Prepared::Run(Box::new(config), frontends))
 }
 
-/// The one seam between the command line and the machine: build the
-/// machine from `config` and the boot files in `opts`, give it
-/// `frontends.serial()` as its console and `frontends.events()` for the
-/// events it causes, start the monitors with
-/// `frontends.start_monitors(Arc<dyn VmControl>)`, run it, and return the
-/// exit status (0 powered off or quit, 2 or more for a VM failure).
-///
-/// The machine's run API is not in `spapr-machine` yet, so this says so
-/// and fails with a VM-level status.
-fn run_machine(prog: &str, opts: &Options, config: MachineConfig, frontends: Frontends) -> u8 {
-    let _ = (opts, config, frontends);
-    eprintln!("{prog}: machine not available yet");
-    exit::VM_FAILURE
+/// Reads a boot image named on the command line (QEMU's messages).
+fn image(path: &std::path::Path, err: impl Fn(String) -> String) -> Result<Image, String> {
+    let shown = path.display().to_string();
+    std::fs::read(path)
+        .map(|data| Image {
+            path: shown.clone(),
+            data,
+        })
+        .map_err(|_| err(shown))
+}
+
+/// The one seam between the command line and the machine: builds the
+/// machine from `config` and the boot files in `opts`, connects the
+/// console and the monitors, runs it, and returns the exit status (0
+/// powered off or quit, 1 for a user error, 2 or more for a VM failure).
+fn run_machine(prog: &str, opts: &Options, config: MachineConfig, mut frontends: Frontends) -> u8 {
+    pseries::log::init(prog);
+    let boot = || -> Result<BootConfig, String> {
+        Ok(BootConfig {
+            firmware: opts
+                .bios
+                .as_deref()
+                .map(|p| image(p, |s| format!("could not load firmware '{s}'")))
+                .transpose()?,
+            kernel: opts
+                .kernel
+                .as_deref()
+                .map(|p| image(p, |s| format!("could not load kernel '{s}'")))
+                .transpose()?,
+            initrd: opts
+                .initrd
+                .as_deref()
+                .map(|p| image(p, |s| format!("could not load initial ram disk '{s}'")))
+                .transpose()?,
+            append: opts.append.clone().unwrap_or_default(),
+        })
+    };
+    let boot = match boot() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            return exit::USER_ERROR;
+        }
+    };
+    let dumpdtb = config.dumpdtb.clone();
+    let serial = frontends.serial();
+    let console: Option<Box<dyn std::io::Write + Send>> = serial
+        .clone()
+        .map(|s| Box::new(pseries::console::SerialWriter(s)) as _);
+    let machine = match Machine::new(config, boot, console) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            // Image and configuration problems are the user's; anything
+            // else is the VM's.
+            return match e {
+                MachineError::Load(_) | MachineError::Caps(_) | MachineError::Irqchip(_) => {
+                    exit::USER_ERROR
+                }
+                _ => exit::VM_FAILURE,
+            };
+        }
+    };
+    if let Some(path) = dumpdtb {
+        return match std::fs::write(&path, machine.fdt()) {
+            Ok(()) => {
+                eprintln!("{prog}: info: dtb dumped to {path}. Exiting.");
+                exit::POWERED_OFF
+            }
+            Err(e) => {
+                eprintln!("{prog}: Failed to write dtb to '{path}': {e}");
+                exit::USER_ERROR
+            }
+        };
+    }
+    machine.set_no_reboot(opts.no_reboot);
+    let incoming = opts.incoming.as_ref().map(|i| i.value.clone());
+    let deferred = incoming.as_deref() == Some("defer");
+    let status = if incoming.is_some() {
+        RunStatus::InMigrate
+    } else if opts.start_paused {
+        RunStatus::Prelaunch
+    } else {
+        RunStatus::Running
+    };
+    let vm = Vm::new(
+        Arc::clone(&machine),
+        serial,
+        frontends.events(),
+        status,
+        opts.no_reboot,
+        !opts.start_paused,
+        deferred,
+    );
+    machine.start(status != RunStatus::Running);
+    if let Err(e) = frontends.start_monitors(Arc::clone(&vm) as Arc<dyn VmControl>) {
+        eprint!("{}", e.render(prog));
+        machine.request_exit(ExitReason::Quit);
+        machine.run_until_exit();
+        return exit::USER_ERROR;
+    }
+    if let Some(uri) = incoming.filter(|u| u != "defer") {
+        let vm = Arc::clone(&vm);
+        let _ = std::thread::Builder::new()
+            .name("incoming".into())
+            .spawn(move || vm.run_incoming(&uri));
+    }
+    let reason = machine.run_until_exit();
+    vm.finished(&reason);
+    match &reason {
+        ExitReason::Error(msg) => {
+            eprintln!("{prog}: {msg}");
+            exit::VM_FAILURE
+        }
+        ExitReason::GuestPanic => 3,
+        _ => exit::POWERED_OFF,
+    }
 }

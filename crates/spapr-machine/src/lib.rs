@@ -18,5 +18,6 @@ pub mod phb;
 pub mod rtas;
 pub mod rtas_dispatch;
 pub mod rtc;
+pub mod transfer;
 pub mod vcpu;
 pub mod vty;
