@@ -11,6 +11,7 @@
 
 mod bench;
 mod fuzz;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -36,7 +37,7 @@ fn run(args: &[String]) -> Result<()> {
     match task {
         "test" => test(),
         "ci" => ci(),
-        "run" => boot(rest),
+        "run" => run::run(rest),
         "bench" => bench::bench(rest),
         "guests" => guests(),
         "fuzz" => fuzz::fuzz(rest),
@@ -102,21 +103,6 @@ fn ci() -> Result<()> {
     doc.args(["doc", "--workspace", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     status(doc)
-}
-
-fn boot(rest: &[String]) -> Result<()> {
-    let rest: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
-    let mut c = cargo();
-    c.args(["run", "--quiet", "--release", "--package", "pseries", "--"]);
-    if !rest
-        .iter()
-        .any(|a| a.as_str() == "-kernel" || a.as_str() == "-bios")
-    {
-        let demo = root().join("guests/images/demo.elf");
-        c.arg("-kernel").arg(demo);
-    }
-    c.args(rest);
-    status(c)
 }
 
 fn guests() -> Result<()> {

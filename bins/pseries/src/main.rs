@@ -224,6 +224,10 @@ fn run_machine(prog: &str, opts: &Options, config: MachineConfig, mut frontends:
     }
     let reason = machine.run_until_exit();
     vm.finished(&reason);
+    // `cargo xtask run` asks for a short summary of the run.
+    if std::env::var_os("PSERIES_SUMMARY").is_some() {
+        eprint!("{}", machine.delivery_summary());
+    }
     match &reason {
         ExitReason::Error(msg) => {
             eprintln!("{prog}: {msg}");

@@ -357,6 +357,12 @@ impl Xics {
         Ok(self.icp_of_vcpu(vcpu)?.state.lock().accept())
     }
 
+    /// How many interrupts `vcpu` has accepted (statistics).
+    pub fn accepted(&self, vcpu: u32) -> u64 {
+        self.icp_of_vcpu(vcpu)
+            .map_or(0, |icp| icp.state.lock().accepted)
+    }
+
     /// Ends an interrupt on `vcpu` (H_EOI): CPPR := `xirr >> 24`, the
     /// source's EOI (none for the IPI), then a resend if nothing is
     /// pending. A source number that is neither the IPI nor in the ICS

@@ -54,6 +54,8 @@ pub(crate) struct IcpState {
     pub(crate) mfrr: u8,
     /// The owning vCPU and its line; `None` while no vCPU has this server.
     pub(crate) owner: Option<(u32, IrqLine)>,
+    /// Interrupts accepted (statistics; not migrated, not reset).
+    pub(crate) accepted: u64,
 }
 
 /// One presenter, padded to its own cache lines so that vCPUs working on
@@ -72,6 +74,7 @@ impl Icp {
                 pending_priority: PRIORITY_MASKED,
                 mfrr: PRIORITY_MASKED,
                 owner: None,
+                accepted: 0,
             }),
         }
     }
@@ -190,6 +193,7 @@ impl IcpState {
         self.lower();
         self.xirr = (self.pending_priority as u32) << 24;
         self.pending_priority = PRIORITY_MASKED;
+        self.accepted += 1;
         tracing::trace!(old, new = self.xirr, "xics: accept");
         old
     }

@@ -163,6 +163,10 @@ impl InterruptController for SpaprXics {
         "xics"
     }
 
+    fn delivered(&self, vcpu: u32) -> u64 {
+        self.xics.accepted(vcpu)
+    }
+
     /// Emulated XICS only: activation enables the hypercalls and RTAS
     /// calls and reconnects the presenters' lines (raised again where an
     /// interrupt is pending); `nr_servers` matters to an in-kernel device

@@ -228,6 +228,15 @@ pub trait InterruptController: Send + Sync {
         Err(MmioError::Unmapped(addr))
     }
 
+    /// How many interrupts this controller has presented to vCPU `vcpu` and
+    /// the guest accepted (XICS: H_XIRR with a source; XIVE: an OS-ring
+    /// acknowledge with an exception pending). Statistics only: not
+    /// migrated, not reset.
+    fn delivered(&self, vcpu: u32) -> u64 {
+        let _ = vcpu;
+        0
+    }
+
     /// The controller's migration sections, in stream order.
     fn migratables(&self) -> Vec<Arc<dyn Migratable>>;
 

@@ -716,6 +716,39 @@ impl Machine {
         self.control.stop_requested()
     }
 
+    /// Interrupts each controller delivered to each vCPU (and the guest
+    /// accepted), by backend name, vCPU index order.
+    pub fn delivered(&self) -> Vec<(&'static str, Vec<u64>)> {
+        self.irq
+            .controllers()
+            .map(|(b, c)| {
+                (
+                    b.name,
+                    (0..self.nr_vcpus()).map(|i| c.delivered(i)).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The `delivered` counts as one line per controller, for a run summary.
+    pub fn delivery_summary(&self) -> String {
+        let mut s = String::new();
+        for (name, counts) in self.delivered() {
+            let total: u64 = counts.iter().sum();
+            let per: Vec<String> = counts
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("cpu{i} {n}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "{name}: {total} interrupts delivered ({})",
+                per.join(", ")
+            );
+        }
+        s
+    }
+
     /// Hypercalls handled so far (all vCPUs).
     pub fn hcall_count(&self) -> u64 {
         self.hcalls.load(Ordering::Relaxed)

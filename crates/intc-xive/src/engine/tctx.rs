@@ -75,6 +75,9 @@ pub struct TctxState {
     pub os_line: Option<IrqLine>,
     /// Hypervisor-interrupt line (POOL and PHYS rings).
     pub hv_line: Option<IrqLine>,
+    /// OS-ring acknowledges that took an interrupt (statistics; not
+    /// migrated, not reset).
+    pub acked: u64,
 }
 
 impl TctxState {
@@ -85,6 +88,7 @@ impl TctxState {
             pir,
             os_line: None,
             hv_line: None,
+            acked: 0,
         };
         s.reset();
         s
@@ -230,6 +234,7 @@ impl TctxState {
             Ring::Os => {
                 let nsr = self.reg(Ring::Os, tm::NSR);
                 if nsr & tm::QW1_NSR_EO != 0 {
+                    self.acked += 1;
                     self.take(Ring::Os, Ring::Os);
                     self.set_reg(Ring::Os, tm::NSR, nsr & !tm::QW1_NSR_EO);
                     self.set_line(Ring::Os, false);

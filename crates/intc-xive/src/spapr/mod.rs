@@ -262,6 +262,13 @@ impl InterruptController for SpaprXive {
         "xive"
     }
 
+    fn delivered(&self, vcpu: u32) -> u64 {
+        self.router()
+            .presenter()
+            .with_context(vcpu, false, |st| st.acked)
+            .unwrap_or(0)
+    }
+
     fn activate(&self, nr_servers: u32) -> Result<(), IrqError> {
         if nr_servers > self.inner.nr_servers {
             return Err(IrqError::Activation(format!(
