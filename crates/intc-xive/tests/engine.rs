@@ -231,7 +231,8 @@ fn router_checks_pq_for_sources_that_do_not() {
 fn a_failed_queue_write_loses_the_event_and_keeps_the_index() {
     let (r, _mem) = router(4);
     // A queue the engine's owner placed beyond guest RAM (0x40_0000 bytes).
-    r.endt().set(0, End::with_queue(0x80_0000, 12, 1, 0, 6, true));
+    r.endt()
+        .set(0, End::with_queue(0x80_0000, 12, 1, 0, 6, true));
     r.eat().set(0, Eas::route(1, 0, 1, false));
     let line = dispatch(&r, 0, 0);
     r.notify_lisn(1, 0, true);
