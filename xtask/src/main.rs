@@ -10,8 +10,14 @@
 //! - `fuzz [seconds]`: run each fuzz target for a while.
 
 mod bench;
+mod bench_compare;
 mod fuzz;
+mod mig_compare;
+mod plot;
+mod report;
+mod report_data;
 mod run;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -39,6 +45,7 @@ fn run(args: &[String]) -> Result<()> {
         "ci" => ci(),
         "run" => run::run(rest),
         "bench" => bench::bench(rest),
+        "bench-compare" => bench_compare::bench_compare(rest),
         "guests" => guests(),
         "fuzz" => fuzz::fuzz(rest),
         "help" | "-h" | "--help" => {

@@ -1,0 +1,314 @@
+//! The machine's interrupt and hypercall paths, driven through [`Machine`]
+//! the way a vCPU thread and a device thread reach them (no guest code):
+//!
+//! - `hcall`: `H_CPPR(0xFF)` through [`Machine::call_hcall`] (hcall
+//!   dispatch, the active controller's `dyn InterruptController::hcall`),
+//!   on a 2-vCPU and a 256-vCPU machine, issued by the last vCPU;
+//! - `delivery`: one device interrupt from the device's `set_irq` to its
+//!   EOI, on the last vCPU of a 2-vCPU and a 256-vCPU machine:
+//!   - XICS (`ic-mode=xics`): `set_irq` -> `H_XIRR` -> `H_EOI`;
+//!   - XIVE (`ic-mode=xive`): `set_irq` -> TIMA ACK load (OS page at
+//!     0x810) -> event queue read in guest RAM -> ESB EOI load (0xC00) ->
+//!     CPPR store 0xFF;
+//! - `scaling`: the same cycles on one thread, then on two threads at
+//!   once, each thread being the device and the target vCPU of its own
+//!   source (vCPU 0 and vCPU 1). Besides criterion's wall time, each
+//!   thread's CPU time per cycle is printed, since on a machine shared
+//!   with other jobs wall time mostly measures the scheduler.
+//!
+//! A counting allocator reports the allocations of 10 000 cycles of each
+//! path (`PERF alloc ...` lines; the target is zero). The `PERF` lines are
+//! read by `cargo xtask bench`'s report.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use intc_xive::spapr::{SpaprXive, TM_BASE};
+use spapr_irq::papr::hcall::{
+    H_CPPR, H_EOI, H_INT_SET_QUEUE_CONFIG, H_INT_SET_SOURCE_CONFIG, H_XIRR,
+};
+use spapr_irq::{Caller, MsiKind};
+use spapr_machine::config::{ConfigRequest, MachineConfig};
+use spapr_machine::machine::{BootConfig, Machine};
+
+use intc_xics as _;
+
+/// Counts every allocation of the process.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to the system allocator with the caller's
+// arguments unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through `alloc` or `realloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System` and the contract is forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// vCPU counts of the small and the large machine.
+const SIZES: [u32; 2] = [2, 256];
+const TIMA_OS: u64 = TM_BASE + 0x20000;
+const PRIO: u64 = 6;
+const QSHIFT: u32 = 16;
+
+/// A machine (not started: the benches are its vCPUs).
+fn machine(ic_mode: &str, smp: u32) -> Arc<Machine> {
+    let cfg = MachineConfig::new(&ConfigRequest {
+        machine: vec![format!("pseries,ic-mode={ic_mode}")],
+        smp: Some(smp.to_string()),
+        ram: Some("256M".into()),
+        console: true,
+        ..Default::default()
+    })
+    .expect("config");
+    Machine::new(cfg, BootConfig::default(), None).expect("machine")
+}
+
+fn hcall(m: &Machine, vcpu: u32, opcode: u64, args: &[u64]) -> [u64; 10] {
+    let mut a = [0u64; 9];
+    a[..args.len()].copy_from_slice(args);
+    m.call_hcall(vcpu, opcode, a).expect("vCPU exists")
+}
+
+/// The XIVE queue of `vcpu` in guest RAM.
+fn qpage(vcpu: u32) -> u64 {
+    0x100_0000 + u64::from(vcpu) * 0x1_0000
+}
+
+/// One vCPU and the device source routed to it.
+struct Path {
+    m: Arc<Machine>,
+    xive: bool,
+    vcpu: u32,
+    irq: u32,
+    /// XIVE queue position and generation.
+    idx: u64,
+    toggle: u32,
+}
+
+impl Path {
+    /// Routes a fresh MSI to `vcpu` with the guest-visible calls.
+    fn new(m: &Arc<Machine>, xive: bool, vcpu: u32) -> Self {
+        let irq = m.irq().msi_alloc(1, MsiKind::MsiX).expect("an MSI");
+        let c = Caller { vcpu, timebase: 0 };
+        if xive {
+            let r = hcall(
+                m,
+                vcpu,
+                H_INT_SET_QUEUE_CONFIG,
+                // Always notify, as Linux asks.
+                &[1, vcpu.into(), PRIO, qpage(vcpu), QSHIFT.into()],
+            );
+            assert_eq!(r[0], 0, "H_INT_SET_QUEUE_CONFIG");
+            let r = hcall(
+                m,
+                vcpu,
+                H_INT_SET_SOURCE_CONFIG,
+                &[2, irq.into(), vcpu.into(), PRIO, irq.into()],
+            );
+            assert_eq!(r[0], 0, "H_INT_SET_SOURCE_CONFIG");
+            // PQ 01 (off) after the claim: a load at 0xC00 sets it to 00.
+            m.call_mmio(vcpu, SpaprXive::mgmt_page(irq) + 0xC00, 8, None)
+                .expect("ESB page");
+            m.call_mmio(vcpu, TIMA_OS + 0x11, 1, Some(0xFF))
+                .expect("TIMA");
+        } else {
+            let mut rets = [u32::MAX];
+            m.irq().rtas(
+                c,
+                intc_xics::spapr::RTAS_IBM_SET_XIVE,
+                &[irq, m.config().server_of(vcpu), 5],
+                &mut rets,
+            );
+            assert_eq!(rets[0], 0, "ibm,set-xive");
+            assert_eq!(hcall(m, vcpu, H_CPPR, &[0xFF])[0], 0);
+        }
+        Self {
+            m: Arc::clone(m),
+            xive,
+            vcpu,
+            irq,
+            idx: 0,
+            toggle: 0,
+        }
+    }
+
+    /// Device raise -> acknowledge -> EOI; returns what was acknowledged.
+    #[inline]
+    fn cycle(&mut self) -> u64 {
+        let m = &*self.m;
+        m.set_irq(self.irq, true);
+        if !self.xive {
+            let xirr = m.call_hcall(self.vcpu, H_XIRR, [0; 9]).unwrap()[1];
+            let mut a = [0u64; 9];
+            a[0] = xirr;
+            m.call_hcall(self.vcpu, H_EOI, a);
+            return xirr;
+        }
+        let ack = m.call_mmio(self.vcpu, TIMA_OS + 0x810, 2, None).unwrap();
+        let word = m
+            .ram()
+            .read_be32(qpage(self.vcpu) + 4 * self.idx)
+            .expect("queue page in RAM");
+        assert_ne!(word >> 31, self.toggle, "queue entry missing");
+        self.idx = (self.idx + 1) & ((1 << (QSHIFT - 2)) - 1);
+        if self.idx == 0 {
+            self.toggle ^= 1;
+        }
+        let eisn = word & 0x7FFF_FFFF;
+        m.call_mmio(self.vcpu, SpaprXive::mgmt_page(eisn) + 0xC00, 8, None);
+        m.call_mmio(self.vcpu, TIMA_OS + 0x11, 1, Some(0xFF));
+        ack
+    }
+}
+
+/// Allocations made by `n` calls of `f`, after a warm-up.
+fn allocations(n: u64, mut f: impl FnMut()) -> u64 {
+    for _ in 0..100 {
+        f();
+    }
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for _ in 0..n {
+        f();
+    }
+    ALLOCS.load(Ordering::SeqCst) - before
+}
+
+fn hcall_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("machine_hcall");
+    for smp in SIZES {
+        let m = machine("xics", smp);
+        let v = smp - 1;
+        let mut args = [0u64; 9];
+        args[0] = 0xFF;
+        let id = format!("h_cppr/{smp}cpu");
+        let n = allocations(10_000, || {
+            assert_eq!(m.call_hcall(v, H_CPPR, args).unwrap()[0], 0);
+        });
+        println!("PERF alloc machine_hcall/{id} {n} per 10000");
+        g.bench_function(&id, |b| {
+            b.iter(|| black_box(m.call_hcall(v, H_CPPR, black_box(args))))
+        });
+    }
+    g.finish();
+}
+
+fn delivery_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("machine_delivery");
+    for (name, xive) in [("xics", false), ("xive", true)] {
+        for smp in SIZES {
+            let m = machine(name, smp);
+            let mut p = Path::new(&m, xive, smp - 1);
+            let expect = p.cycle();
+            let id = format!("{name}/{smp}cpu");
+            let n = allocations(10_000, || assert_eq!(p.cycle(), expect));
+            println!("PERF alloc machine_delivery/{id} {n} per 10000");
+            g.bench_function(&id, |b| b.iter(|| black_box(p.cycle())));
+        }
+    }
+    g.finish();
+}
+
+/// Runs `n` cycles on each path at once, one thread each; returns the
+/// longest wall time and each thread's CPU time.
+fn run_threads(paths: &mut [Path], n: u64) -> (Duration, Vec<Duration>) {
+    let barrier = Barrier::new(paths.len());
+    let results: Vec<(Duration, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .iter_mut()
+            .map(|p| {
+                let b = &barrier;
+                s.spawn(move || {
+                    b.wait();
+                    let (t, c) = (Instant::now(), thread_cpu());
+                    for _ in 0..n {
+                        black_box(p.cycle());
+                    }
+                    (t.elapsed(), thread_cpu() - c)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wall = results.iter().map(|r| r.0).max().unwrap_or_default();
+    (wall, results.into_iter().map(|r| r.1).collect())
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the
+    // call; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn scaling_bench(c: &mut Criterion) {
+    const N: u64 = 100_000;
+    let mut g = c.benchmark_group("machine_scaling");
+    for (name, xive) in [("xics", false), ("xive", true)] {
+        let m = machine(name, 2);
+        let mut paths = vec![Path::new(&m, xive, 0), Path::new(&m, xive, 1)];
+        for threads in [1usize, 2] {
+            let ps = &mut paths[..threads];
+            g.bench_function(format!("{name}/thr{threads}"), |b| {
+                b.iter_custom(|n| run_threads(ps, n).0)
+            });
+        }
+        // Medians of five runs, one thread then two, alternating.
+        let (mut wall1, mut wall2, mut cpu1, mut cpu2) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..5 {
+            let (w, c) = run_threads(&mut paths[..1], N);
+            wall1.push(w.as_nanos() as f64 / N as f64);
+            cpu1.push(c[0].as_nanos() as f64 / N as f64);
+            let (w, c) = run_threads(&mut paths, N);
+            wall2.push(w.as_nanos() as f64 / N as f64);
+            let slower = c.iter().max().copied().unwrap_or_default();
+            cpu2.push(slower.as_nanos() as f64 / N as f64);
+        }
+        let (w1, w2, c1, c2) = (median(wall1), median(wall2), median(cpu1), median(cpu2));
+        // Throughput: cycles per second of all threads together.
+        println!(
+            "PERF scaling machine/{name} wall_1thr_ns={w1:.1} wall_2thr_ns={w2:.1} wall_x={:.2} cpu_1thr_ns={c1:.1} cpu_2thr_ns={c2:.1} cpu_x={:.2}",
+            2.0 * w1 / w2,
+            2.0 * c1 / c2
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, hcall_bench, delivery_bench, scaling_bench);
+criterion_main!(benches);

@@ -1,0 +1,394 @@
+//! The performance report (issue 9): `<target>/perf-report/report.md`,
+//! `report.png` and `report.json`, from what `cargo xtask bench` and
+//! `bench-compare` left behind: criterion's `estimates.json` files, the
+//! benches' logs (allocation counts, interleaved medians, thread-CPU
+//! scaling lines) and `compare.json` (guests and migration against QEMU).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+use crate::report_data::{self, Crit, Logs};
+use crate::{plot, root};
+
+/// `<target>/perf-report`, with the target dir cargo uses.
+pub(crate) fn report_dir() -> PathBuf {
+    target_dir().join("perf-report")
+}
+
+/// `$CARGO_TARGET_DIR` or `<workspace>/target`.
+pub(crate) fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => root().join(d),
+        None => root().join("target"),
+    }
+}
+
+/// The current UTC time, `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn now_utc() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// CPU model, cores, kernel and load average of this host.
+pub(crate) fn host_description() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!(
+        "{model}, {cores} cores, Linux {}, load average {} at the start (shared with other jobs)",
+        kernel.trim(),
+        load.join(" ")
+    )
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or("–".to_string(), f)
+}
+
+fn verdict(value: Option<f64>, target: Option<f64>) -> &'static str {
+    match (value, target) {
+        (Some(v), Some(t)) if v <= t => "met",
+        (Some(_), Some(_)) => "**not met**",
+        _ => "–",
+    }
+}
+
+/// One crate-level cost, small against large size.
+struct GrowthRow {
+    label: &'static str,
+    small: &'static str,
+    large: &'static str,
+    /// Whether the growth target (1.2x) applies.
+    target: bool,
+}
+
+const GROWTH: &[GrowthRow] = &[
+    GrowthRow { label: "XICS MSI cycle (set_irq, H_XIRR, H_EOI), 64 src/4 cpu → 4096 src/1024 cpu", small: "msi_cycle/64src_4cpu", large: "msi_cycle/4096src_1024cpu", target: true },
+    GrowthRow { label: "XICS IPI cycle (H_IPI, H_XIRR, H_IPI 0xFF, H_EOI), same sizes", small: "ipi_cycle/64src_4cpu", large: "ipi_cycle/4096src_1024cpu", target: true },
+    GrowthRow { label: "XIVE MSI cycle (set_irq → queue → TIMA ACK → ESB EOI), 4 ctx/64 LISN → 1024 ctx/8192 LISN", small: "msi/ctx4/lisn64/thr1", large: "msi/ctx1024/lisn8192/thr1", target: true },
+    GrowthRow { label: "XIVE IPI cycle (trigger page store …), same sizes", small: "ipi/ctx4/lisn64/thr1", large: "ipi/ctx1024/lisn8192/thr1", target: true },
+    GrowthRow { label: "Machine XICS delivery (Machine::set_irq, call_hcall H_XIRR/H_EOI), 2 → 256 vCPUs", small: "machine_delivery/xics/2cpu", large: "machine_delivery/xics/256cpu", target: true },
+    GrowthRow { label: "Machine XIVE delivery (Machine::set_irq, call_mmio TIMA/ESB), 2 → 256 vCPUs", small: "machine_delivery/xive/2cpu", large: "machine_delivery/xive/256cpu", target: true },
+    GrowthRow { label: "Machine hcall round trip (call_hcall H_CPPR), 2 → 256 vCPUs", small: "machine_hcall/h_cppr/2cpu", large: "machine_hcall/h_cppr/256cpu", target: true },
+    GrowthRow { label: "MSI allocator alloc+free of 1 MSI-X, empty map → 4095 of 4096 used", small: "msi_allocator/alloc_free_1/empty", large: "msi_allocator/alloc_free_1/full", target: true },
+    GrowthRow { label: "MSI allocator alloc+free of an 8-vector MSI block, empty → 4088 used", small: "msi_allocator/alloc_free_8msi/empty", large: "msi_allocator/alloc_free_8msi/full", target: true },
+    GrowthRow { label: "Caps check_incoming, no caps in the stream → all 17 carried", small: "caps/check_incoming/none_carried", large: "caps/check_incoming/all_carried", target: false },
+];
+
+fn growth_table(md: &mut String, crit: &Crit, logs: &Logs, out: &mut Vec<Value>) {
+    md.push_str("| path | small | large | growth | interleaved growth | target ≤ 1.2x | allocations / 10k (small, large) |\n|---|---|---|---|---|---|---|\n");
+    for g in GROWTH {
+        let (s, l) = (crit.ns(g.small), crit.ns(g.large));
+        let growth = match (s, l) {
+            (Some(s), Some(l)) if s > 0.0 => Some(l / s),
+            _ => None,
+        };
+        let inter = logs.interleaved_growth(g.large);
+        let judged = inter.or(growth);
+        let allocs = format!(
+            "{}, {}",
+            logs.allocations(g.small)
+                .map_or("–".into(), |a| a.to_string()),
+            logs.allocations(g.large)
+                .map_or("–".into(), |a| a.to_string())
+        );
+        let target = g.target.then_some(1.2);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            g.label,
+            opt(s, fmt_ns),
+            opt(l, fmt_ns),
+            opt(growth, |x| format!("{x:.2}x")),
+            opt(inter, |x| format!("{x:.2}x")),
+            if g.target {
+                verdict(judged, target)
+            } else {
+                "(not a size target)"
+            },
+            allocs
+        );
+        out.push(
+            json!({"label": g.label, "small_ns": s, "large_ns": l, "growth": growth,
+                        "interleaved_growth": inter, "target": target,
+                        "alloc_small": logs.allocations(g.small),
+                        "alloc_large": logs.allocations(g.large)}),
+        );
+    }
+}
+
+fn guest_table(md: &mut String, cmp: &Value) {
+    md.push_str("| workload | guest, -append | unit | QEMU median | ours median | ours / QEMU | target | runs (QEMU / ours ok) |\n|---|---|---|---|---|---|---|---|\n");
+    for w in cmp["workloads"].as_array().into_iter().flatten() {
+        let ratio = w["ratio"].as_f64();
+        let target = w["target"].as_f64();
+        let _ = writeln!(
+            md,
+            "| {} | {} `{}` (smp {}) | {} | {} | {} | {} | {} | {} / {} |",
+            w["metric"].as_str().unwrap_or(""),
+            w["image"].as_str().unwrap_or(""),
+            w["append"].as_str().unwrap_or(""),
+            w["smp"],
+            w["unit"].as_str().unwrap_or(""),
+            opt(w["qemu_median"].as_f64(), |x| format!("{x:.0}")),
+            opt(w["ours_median"].as_f64(), |x| format!("{x:.0}")),
+            opt(ratio, |x| format!("{x:.3}")),
+            match target {
+                Some(t) => format!("≤ {t} ({})", verdict(ratio, target)),
+                None => "none set".into(),
+            },
+            w["qemu"].as_array().map_or(0, Vec::len),
+            w["ours"].as_array().map_or(0, Vec::len),
+        );
+    }
+    for s in cmp["skipped"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "| {} | not run: {} | | | | | | |",
+            s["key"].as_str().unwrap_or(""),
+            s["why"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn migration_table(md: &mut String, m: &Value) {
+    if m.is_null() {
+        md.push_str("Not run.\n");
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "Guest `{}`, {} RAM, {} vCPUs, {}; medians of the runs that passed.\n",
+        m["guest"].as_str().unwrap_or(""),
+        m["memory"].as_str().unwrap_or(""),
+        m["smp"],
+        m["machine"].as_str().unwrap_or("")
+    );
+    md.push_str("| | QEMU 7.2 | ours | ours / QEMU |\n|---|---|---|---|\n");
+    let _ = writeln!(
+        md,
+        "| downtime (stop → running on the destination) | {} | {} | {} |",
+        opt(m["qemu_downtime_us"].as_f64(), |x| fmt_ns(x * 1e3)),
+        opt(m["ours_downtime_us"].as_f64(), |x| fmt_ns(x * 1e3)),
+        opt(m["downtime_ratio"].as_f64(), |x| format!("{x:.2}"))
+    );
+    let _ = writeln!(
+        md,
+        "| stream size | {} | {} | {} |",
+        opt(m["qemu_bytes"].as_f64(), |x| format!(
+            "{:.0} KiB",
+            x / 1024.0
+        )),
+        opt(m["ours_bytes"].as_f64(), |x| format!(
+            "{:.0} KiB",
+            x / 1024.0
+        )),
+        opt(m["bytes_ratio"].as_f64(), |x| format!("{x:.2}"))
+    );
+    let runs = |k: &str| {
+        m[k].as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("<br>")
+    };
+    let _ = writeln!(
+        md,
+        "\nQEMU runs: {}\n\nOur runs: {}",
+        runs("qemu"),
+        runs("ours")
+    );
+}
+
+fn scaling_table(md: &mut String, crit: &Crit, logs: &Logs, out: &mut Vec<Value>) {
+    md.push_str("| path | 1 thread | 2 threads | wall throughput 2/1 | CPU-time throughput 2/1 | target ≥ 1.6x |\n|---|---|---|---|---|---|\n");
+    for s in logs.scaling(crit) {
+        let judged = s.cpu_x.or(s.wall_x);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            s.label,
+            opt(s.one_ns, fmt_ns),
+            opt(s.two_ns, fmt_ns),
+            opt(s.wall_x, |x| format!("{x:.2}x")),
+            opt(s.cpu_x, |x| format!("{x:.2}x")),
+            match judged {
+                Some(x) if x >= 1.6 => "met",
+                Some(_) => "**not met**",
+                None => "–",
+            }
+        );
+        out.push(
+            json!({"label": s.label, "one_ns": s.one_ns, "two_ns": s.two_ns,
+                        "wall_x": s.wall_x, "cpu_x": s.cpu_x}),
+        );
+    }
+}
+
+/// Writes report.md, report.json and report.png; returns the markdown.
+pub(crate) fn write() -> Result<()> {
+    let dir = report_dir();
+    std::fs::create_dir_all(&dir)?;
+    let benches: Value = read_json(&dir.join("benches.json"));
+    let cmp: Value = read_json(&dir.join("compare.json"));
+    let crit = Crit::load(
+        &target_dir().join("criterion"),
+        benches["started_epoch"].as_u64().unwrap_or(0),
+    );
+    let logs = Logs::load(&dir.join("logs"));
+    let (md, doc) = render(&benches, &cmp, &crit, &logs);
+    std::fs::write(dir.join("report.md"), &md)?;
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&doc)?)?;
+    let png = dir.join("report.png");
+    if let Err(e) = plot::draw(&png, &doc) {
+        eprintln!("report: no plot ({e:#})");
+    }
+    eprintln!("report: {}", dir.join("report.md").display());
+    Ok(())
+}
+
+fn read_json(p: &Path) -> Value {
+    std::fs::read_to_string(p)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The summary part (also the README section).
+fn summary(cmp: &Value, growth: &[Value], scaling: &[Value]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Measured {} on {}; QEMU: {}; ours: {}.\n",
+        cmp["date"].as_str().unwrap_or("(no comparison run)"),
+        cmp["host"].as_str().unwrap_or(&host_description()),
+        cmp["qemu"].as_str().unwrap_or("–"),
+        cmp["ours"].as_str().unwrap_or("–")
+    );
+    md.push_str("Guest level, each guest timing itself with the timebase, ours / QEMU as a ratio of medians (lower is better):\n\n");
+    guest_table(&mut md, cmp);
+    md.push_str("\nMigration over a unix socket:\n\n");
+    migration_table(&mut md, &cmp["migration"]);
+    let worst_growth = growth
+        .iter()
+        .filter(|g| g["target"].as_f64().is_some())
+        .filter_map(|g| g["interleaved_growth"].as_f64().or(g["growth"].as_f64()))
+        .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
+    let _ = writeln!(
+        md,
+        "\nCrate level: worst small→large cost growth {} (target ≤ 1.2x); interrupt scaling 1→2 threads (CPU time) {}.",
+        opt(worst_growth, |x| format!("{x:.2}x")),
+        scaling
+            .iter()
+            .filter_map(|s| Some(format!("{:.2}x", s["cpu_x"].as_f64()?)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    md
+}
+
+fn render(benches: &Value, cmp: &Value, crit: &Crit, logs: &Logs) -> (String, Value) {
+    let mut growth = Vec::new();
+    let mut scaling = Vec::new();
+    let mut crate_md = String::new();
+    growth_table(&mut crate_md, crit, logs, &mut growth);
+    let mut scale_md = String::new();
+    scaling_table(&mut scale_md, crit, logs, &mut scaling);
+    let mut md = String::from("# pseries-rs performance report\n\n");
+    md.push_str(&summary(cmp, &growth, &scaling));
+    md.push_str("\n![ratios](report.png)\n\n## Crate level: delivery cycles and hot paths\n\n");
+    md.push_str("Criterion estimates (quick mode unless `--full`); the interleaved growth samples every size in turn and is the one judged when present. Allocation counts come from the benches' counting allocators.\n\n");
+    md.push_str(&crate_md);
+    md.push_str("\n## Scaling: device interrupts from 1 and 2 threads to different vCPUs\n\n");
+    md.push_str("Each thread is the device of its own source and the vCPU it targets (raise, acknowledge, EOI). On this shared 2-core host the wall figure mostly measures the scheduler; the CPU-time figure (2 × one-thread CPU per cycle / slower thread's CPU per cycle with two) is what two free cores would give.\n\n");
+    md.push_str(&scale_md);
+    md.push_str("\n## Other figures\n\n");
+    report_data::other_figures(&mut md, crit, logs);
+    md.push_str(
+        "\n## Every criterion result\n\n| bench | estimate | throughput |\n|---|---|---|\n",
+    );
+    for (id, e) in crit.all() {
+        let _ = writeln!(
+            md,
+            "| {id}{} | {} | {} |",
+            if e.stale { " (stale)" } else { "" },
+            fmt_ns(e.ns),
+            e.throughput_text()
+        );
+    }
+    md.push_str("\n## Bench runs\n\n");
+    for r in benches["runs"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "- {} / {}: {} in {:.0} s",
+            r["package"].as_str().unwrap_or(""),
+            r["bench"].as_str().unwrap_or(""),
+            if r["ok"] == true { "ok" } else { "FAILED" },
+            r["seconds"].as_f64().unwrap_or(0.0)
+        );
+    }
+    let criterion_all: BTreeMap<String, Value> = crit
+        .all()
+        .map(|(k, e)| (k.clone(), json!({"ns": e.ns, "stale": e.stale})))
+        .collect();
+    let doc = json!({
+        "summary_md": summary(cmp, &growth, &scaling),
+        "compare": cmp,
+        "growth": growth,
+        "scaling": scaling,
+        "criterion": criterion_all,
+    });
+    (md, doc)
+}
+
+/// Replaces README.md's "## Performance" section (the last one) with the
+/// latest summary.
+pub(crate) fn update_readme() -> Result<()> {
+    let doc = read_json(&report_dir().join("report.json"));
+    let summary = doc["summary_md"]
+        .as_str()
+        .context("no report.json: run cargo xtask bench first")?;
+    let path = root().join("README.md");
+    let text = std::fs::read_to_string(&path)?;
+    let head = match text.find("\n## Performance\n") {
+        Some(i) => &text[..i + 1],
+        None => text.as_str(),
+    };
+    let mut out = head.trim_end().to_string();
+    out.push_str("\n\n## Performance\n\n");
+    out.push_str(README_INTRO);
+    out.push_str(summary);
+    std::fs::write(&path, out)?;
+    eprintln!("report: README.md Performance section updated");
+    Ok(())
+}
+
+const README_INTRO: &str = "`cargo xtask bench` runs every criterion bench (quick mode; `--full` for criterion's normal sampling), then `cargo xtask bench-compare`, which boots the same guest images on QEMU 7.2 (TCG) and on our machine, alternating, five times each, and migrates the `migrate` guest on both; the report is `target/perf-report/report.md` with `report.png`. `cargo xtask bench --readme` refreshes this section.\n\n";
