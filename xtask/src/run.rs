@@ -39,20 +39,90 @@ fn powerdown(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Boots the demo (or what `rest` asks for) and drives it.
-pub(crate) fn run(rest: &[String]) -> Result<()> {
-    let rest: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
+/// What a driven VM printed and how it ended.
+pub(crate) struct Driven {
+    /// Console output.
+    pub transcript: String,
+    /// Process exit status.
+    pub status: std::process::ExitStatus,
+}
+
+/// Runs `cmd` (a VM whose console is its stdio and whose QMP socket is
+/// `qmp`), acting on the guest's `WAIT:` lines; echoes the console when
+/// `echo`. The VM is killed after `limit`.
+pub(crate) fn drive(mut cmd: Command, qmp: &Path, echo: bool, limit: Duration) -> Result<Driven> {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+    let mut stdin = child.stdin.take().context("stdin")?;
+    let mut out = child.stdout.take().context("stdout")?;
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                if start.elapsed() > limit {
+                    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let mut transcript = Vec::new();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    let stdout = std::io::stdout();
+    while out.read(&mut byte)? == 1 {
+        transcript.push(byte[0]);
+        if echo {
+            let mut o = stdout.lock();
+            o.write_all(&byte)?;
+            o.flush()?;
+        }
+        if byte[0] != b'\n' {
+            line.push(byte[0]);
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line).into_owned();
+        line.clear();
+        if text.starts_with("WAIT: key") || text.starts_with("WAIT: migrate") {
+            let _ = stdin.write_all(b"k");
+            let _ = stdin.flush();
+        } else if text.starts_with("WAIT: powerdown") {
+            if let Err(e) = powerdown(qmp) {
+                eprintln!("xtask: powerdown request failed: {e:#}");
+            }
+        }
+    }
+    let status = child.wait()?;
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let _ = watchdog.join();
+    Ok(Driven {
+        transcript: String::from_utf8_lossy(&transcript).into_owned(),
+        status,
+    })
+}
+
+/// Builds the release `pseries` binary and returns its path.
+pub(crate) fn pseries_binary() -> Result<std::path::PathBuf> {
     let mut build = cargo();
     build.args(["build", "--quiet", "--release", "--package", "pseries"]);
     status(build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let bin = target.join("release/pseries");
+    Ok(target.join("release/pseries"))
+}
+
+/// Boots the demo (or what `rest` asks for) and drives it.
+pub(crate) fn run(rest: &[String]) -> Result<()> {
+    let rest: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
+    let bin = pseries_binary()?;
     let tmp = std::env::temp_dir().join(format!("xtask-run-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let qmp = tmp.join("qmp.sock");
-
     let mut cmd = Command::new(&bin);
     cmd.args([
         "-M",
@@ -77,42 +147,10 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
     }
     cmd.args(rest);
     cmd.env("PSERIES_SUMMARY", "1");
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let mut stdin = child.stdin.take().context("stdin")?;
-    let mut out = child.stdout.take().context("stdout")?;
-
-    // Echo the console as it comes and act on complete WAIT lines.
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    let stdout = std::io::stdout();
-    while out.read(&mut byte)? == 1 {
-        {
-            let mut o = stdout.lock();
-            o.write_all(&byte)?;
-            o.flush()?;
-        }
-        if byte[0] != b'\n' {
-            line.push(byte[0]);
-            continue;
-        }
-        let text = String::from_utf8_lossy(&line).into_owned();
-        line.clear();
-        if text.starts_with("WAIT: key") || text.starts_with("WAIT: migrate") {
-            let _ = stdin.write_all(b"k");
-            let _ = stdin.flush();
-        } else if text.starts_with("WAIT: powerdown") {
-            if let Err(e) = powerdown(&qmp) {
-                eprintln!("xtask: powerdown request failed: {e:#}");
-            }
-        }
-    }
-    let st = child.wait()?;
+    let driven = drive(cmd, &qmp, true, Duration::from_secs(600))?;
     let _ = std::fs::remove_dir_all(&tmp);
-    if !st.success() {
-        bail!("pseries ended with {st}");
+    if !driven.status.success() {
+        bail!("pseries ended with {}", driven.status);
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use spapr_irq::papr::h;
 
 use crate::cas::{self, CasError, CasPlatform, OV5_INTC_BYTE};
 use crate::control::ExitReason;
-use crate::hcall::is_running;
+use crate::hcall::{is_running, HcallOutcome};
 use crate::machine::{Machine, VcpuSlot};
 
 /// Size of the header QEMU writes before the tree (`version_id`).
@@ -29,14 +29,31 @@ impl Machine {
         .collect()
     }
 
-    /// r4 = architecture vector, r5 = buffer, r6 = buffer size.
-    pub(crate) fn h_cas(&self, slot: &VcpuSlot, cpu: &mut Vcpu, args: &[u64; 9]) -> i64 {
+    /// r4 = architecture vector, r5 = buffer, r6 = buffer size. A fatal
+    /// refusal stops the calling vCPU at once (QEMU exits inside the hcall,
+    /// so the guest never runs past it).
+    pub(crate) fn h_cas(
+        &self,
+        slot: &VcpuSlot,
+        cpu: &mut Vcpu,
+        args: &[u64; 9],
+    ) -> (i64, HcallOutcome) {
+        match self.cas_inner(slot, cpu, args) {
+            Ok(ret) => (ret, HcallOutcome::Return),
+            Err(msg) => {
+                self.fatal(msg);
+                (h::HARDWARE, HcallOutcome::Stop)
+            }
+        }
+    }
+
+    /// CAS proper: `Err` is a fatal error message.
+    fn cas_inner(&self, slot: &VcpuSlot, cpu: &mut Vcpu, args: &[u64; 9]) -> Result<i64, String> {
         let (vec, buf, size) = (args[0] & !0xF000_0000_0000_0000, args[1], args[2]);
         if size < CAS_HEADER {
-            self.fatal(format!(
+            return Err(format!(
                 "SLOF provided insufficient CAS buffer {size} (min: {CAS_HEADER})"
             ));
-            return h::HARDWARE;
         }
         let platform = CasPlatform {
             ov5: self.platform_ov5.clone(),
@@ -55,13 +72,10 @@ impl Machine {
             .and_then(|req| cas::negotiate(&req, &platform));
         let out = match outcome {
             Ok(o) => o,
-            Err(e) if e.is_fatal() => {
-                self.fatal(e.to_string());
-                return h::HARDWARE;
-            }
+            Err(e) if e.is_fatal() => return Err(e.to_string()),
             Err(e) => {
                 tracing::warn!("{e}");
-                return e.hcall_ret();
+                return Ok(e.hcall_ret());
             }
         };
         // Every vCPU runs in the negotiated compat mode.
@@ -77,38 +91,27 @@ impl Machine {
             inner.ov5_cas = out.ov5_cas;
             inner.radix = out.radix;
         }
-        if let Err(e) = self.activate_intc(byte23) {
-            self.fatal(e.to_string());
-            return h::HARDWARE;
-        }
-        let blob = match crate::devtree::build_cas(self) {
-            Ok(b) => b,
-            Err(e) => {
-                self.fatal(format!("device tree: {e}"));
-                return h::HARDWARE;
-            }
-        };
+        self.activate_intc(byte23).map_err(|e| e.to_string())?;
+        let blob = crate::devtree::build_cas(self).map_err(|e| format!("device tree: {e}"))?;
         if blob.len() as u64 > size - CAS_HEADER {
-            self.fatal(format!(
+            return Err(format!(
                 "CAS buffer of {size} bytes is too small for a {} byte device tree",
                 blob.len()
             ));
-            return h::HARDWARE;
         }
         // QEMU writes version_id = 1 in its host's byte order; SLOF ignores
         // it. We write the bytes an x86 host's QEMU writes, so guests that
         // look see the same thing on both.
         if !self.ram.write(buf, &[1, 0, 0, 0]) || !self.ram.write(buf + CAS_HEADER, &blob) {
-            return h::PARAMETER;
+            return Ok(h::PARAMETER);
         }
         self.inner.lock().fdt = blob;
-        h::SUCCESS
+        Ok(h::SUCCESS)
     }
 
     /// A fatal error QEMU ends the VM with: printed, and the machine stops
     /// with a VM-level failure status.
     pub(crate) fn fatal(&self, msg: String) {
-        tracing::error!("{msg}");
         self.request_exit(ExitReason::Error(msg));
     }
 }

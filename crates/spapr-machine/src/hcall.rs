@@ -178,7 +178,10 @@ impl Machine {
                 HcallOutcome::Return,
             ),
             op::H_RTAS => self.h_rtas(slot, args[0]),
-            op::H_CAS => (self.h_cas(slot, cpu, args), vec![], HcallOutcome::Return),
+            op::H_CAS => {
+                let (ret, outcome) = self.h_cas(slot, cpu, args);
+                (ret, vec![], outcome)
+            }
             op::H_UPDATE_DT => (self.h_update_dt(args[0]), vec![], HcallOutcome::Return),
             _ => {
                 if self.logged_hcalls.lock().insert(opcode) {
