@@ -8,7 +8,10 @@
 use std::sync::{Arc, OnceLock};
 
 use ppc_cpu::CpuShared;
-use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+/// Host page size the page map is read in.
+pub const HOST_PAGE: u64 = 4096;
 
 /// Guest RAM.
 ///
@@ -92,6 +95,51 @@ impl GuestRam {
         ok
     }
 
+    /// The pages of RAM (as `(first page, page count)` runs of host pages)
+    /// that may hold non-zero data: those the host has in memory or in
+    /// swap. A page the process never touched reads as zero and is not
+    /// listed, which lets migration skip untouched RAM without reading it.
+    /// When the host's page map cannot be read, the whole RAM is one run.
+    pub fn populated_runs(&self) -> Vec<(u64, u64)> {
+        let pages = self.size.div_ceil(HOST_PAGE);
+        let whole = vec![(0, pages)];
+        let Ok(base) = self.mem.get_host_address(GuestAddress(0)) else {
+            return whole;
+        };
+        // Only the address's value is used, to find our entries in the
+        // page map: no memory is accessed through it.
+        let first = base as u64 / HOST_PAGE;
+        let Ok(mut map) = std::fs::File::open("/proc/self/pagemap") else {
+            return whole;
+        };
+        use std::io::{Read, Seek, SeekFrom};
+        if map.seek(SeekFrom::Start(first * 8)).is_err() {
+            return whole;
+        }
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut buf = vec![0u8; 8 * 4096];
+        let mut page = 0;
+        while page < pages {
+            let n = ((pages - page) as usize).min(4096);
+            if map.read_exact(&mut buf[..n * 8]).is_err() {
+                return whole;
+            }
+            for (i, e) in buf[..n * 8].chunks_exact(8).enumerate() {
+                let entry = u64::from_ne_bytes(e.try_into().expect("8 bytes"));
+                // Bit 63: present in memory; bit 62: swapped out.
+                if entry >> 62 != 0 {
+                    let p = page + i as u64;
+                    match runs.last_mut() {
+                        Some((start, len)) if *start + *len == p => *len += 1,
+                        _ => runs.push((p, 1)),
+                    }
+                }
+            }
+            page += n as u64;
+        }
+        runs
+    }
+
     /// Reads a big-endian 32-bit word.
     pub fn read_be32(&self, addr: u64) -> Option<u32> {
         let mut b = [0u8; 4];
@@ -147,6 +195,19 @@ impl crate::cas::CasMemory for GuestRam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untouched_pages_are_not_populated() {
+        let ram = GuestRam::new(64 << 20).unwrap();
+        let before: u64 = ram.populated_runs().iter().map(|r| r.1).sum();
+        assert!(ram.write_be32(40 << 20, 1));
+        let runs = ram.populated_runs();
+        let pages: u64 = runs.iter().map(|r| r.1).sum();
+        assert!(pages >= 1 && pages <= before + 1, "{runs:?}");
+        assert!(runs
+            .iter()
+            .any(|&(s, n)| s <= (40 << 20) / 4096 && (40 << 20) / 4096 < s + n));
+    }
 
     #[test]
     fn accesses_are_bounded() {

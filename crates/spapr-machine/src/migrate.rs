@@ -34,6 +34,7 @@ use crate::cas::{OptionVector, OV5_INTC_BYTE};
 use crate::config::caps_isa;
 use crate::events::EventLogEntry;
 use crate::machine::{Machine, Modes, VcpuRun};
+use crate::memory::HOST_PAGE;
 
 /// Name of the machine section.
 pub const MACHINE_SECTION: &str = "spapr";
@@ -419,8 +420,24 @@ impl TypedMigratable for CpuSection {
 
 // ---------------------------------------------------------------- RAM
 
-/// Guest RAM as the destination of the `ram` bulk section.
-struct RamSink<'a>(&'a Machine);
+/// Guest RAM as the destination of the `ram` bulk section. Knows which
+/// destination pages were ever touched, so that zero runs over untouched
+/// pages cost nothing.
+struct RamSink<'a>(&'a Machine, Vec<(u64, u64)>);
+
+impl RamSink<'_> {
+    /// The populated host pages that intersect `[offset, offset + len)`, as
+    /// byte ranges.
+    fn populated_in(&self, offset: u64, len: u64) -> Vec<(u64, u64)> {
+        let end = offset + len;
+        self.1
+            .iter()
+            .map(|&(p, n)| (p * HOST_PAGE, (p + n) * HOST_PAGE))
+            .filter(|&(s, e)| s < end && e > offset)
+            .map(|(s, e)| (s.max(offset), e.min(end)))
+            .collect()
+    }
+}
 
 impl BulkSink for RamSink<'_> {
     fn len(&self) -> u64 {
@@ -444,15 +461,33 @@ impl BulkSink for RamSink<'_> {
         Ok(())
     }
 
+    /// Zero runs are most of a guest's RAM: untouched destination pages
+    /// are zero already, and touched ones are written only where they are
+    /// not zero.
     fn fill_zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
-        if self.0.ram.zero(offset, len) {
-            Ok(())
-        } else {
-            Err(io::Error::new(
+        let ram = &self.0.ram;
+        if !ram.contains(offset, len) {
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "outside guest RAM",
-            ))
+            ));
         }
+        let mut page = vec![0u8; 64 * 1024];
+        for (start, end) in self.populated_in(offset, len) {
+            let mut at = start;
+            while at < end {
+                let n = (end - at).min(page.len() as u64);
+                let chunk = &mut page[..n as usize];
+                if !ram.read(at, chunk) {
+                    return Err(io::Error::other("guest RAM read failed"));
+                }
+                if chunk.iter().any(|&b| b != 0) && !ram.zero(at, n) {
+                    return Err(io::Error::other("guest RAM write failed"));
+                }
+                at += n;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -591,16 +626,30 @@ impl Machine {
             },
         ])
         .map_err(MigrationError::from)?;
+        // Untouched host pages are zero: sent as zero runs, never read.
+        let size = self.ram.size();
         let mut chunk = vec![0u8; 1 << 20];
         let mut off = 0;
-        while off < self.ram.size() {
-            let n = (self.ram.size() - off).min(chunk.len() as u64) as usize;
-            if !self.ram.read(off, &mut chunk[..n]) {
-                return Err(io::Error::other("guest RAM read failed").into());
+        for (first, count) in self.ram.populated_runs() {
+            let start = (first * HOST_PAGE).min(size);
+            let end = ((first + count) * HOST_PAGE).min(size);
+            if start > off {
+                w.bulk_zero(start - off).map_err(MigrationError::from)?;
             }
-            w.bulk_pages(&chunk[..n], 4096)
-                .map_err(MigrationError::from)?;
-            off += n as u64;
+            let mut at = start;
+            while at < end {
+                let n = (end - at).min(chunk.len() as u64) as usize;
+                if !self.ram.read(at, &mut chunk[..n]) {
+                    return Err(io::Error::other("guest RAM read failed").into());
+                }
+                w.bulk_pages(&chunk[..n], HOST_PAGE as usize)
+                    .map_err(MigrationError::from)?;
+                at += n as u64;
+            }
+            off = end.max(off);
+        }
+        if off < size {
+            w.bulk_zero(size - off).map_err(MigrationError::from)?;
         }
         w.bulk_data(&nvram).map_err(MigrationError::from)?;
         Ok(w.finish().map_err(MigrationError::from)?)
@@ -613,7 +662,7 @@ impl Machine {
         self: &Arc<Self>,
         input: R,
     ) -> Result<LoadReport, MachineMigrationError> {
-        let mut ram = RamSink(self);
+        let mut ram = RamSink(self, self.ram.populated_runs());
         let mut nvram_buf = vec![0u8; self.nvram.lock().data.len()];
         let report = {
             let mut nvram_sink: &mut [u8] = &mut nvram_buf;
