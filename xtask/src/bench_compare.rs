@@ -9,7 +9,8 @@
 //! interrupt and hcall loops: a smoke test, not the numbers),
 //! `--only KEY[,KEY]` (`migration` for the migration part), `--ours
 //! auto|binary|harness`, `--no-migration`, `--readme` (update README.md's
-//! Performance section).
+//! Performance section), `--report-only` (rewrite the report from the
+//! files a previous run left).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,6 +54,10 @@ impl Class {
     }
 }
 
+/// The metric of a whole run: milliseconds from spawning the VM to its
+/// exit (the guest powered off).
+const WALL: &str = "boot-to-poweroff";
+
 /// One guest configuration and the figures its run yields.
 struct Config {
     key: &'static str,
@@ -60,7 +65,7 @@ struct Config {
     smp: u32,
     machine: &'static str,
     append: &'static str,
-    /// (`TIME: BENCH` name, or `wall` for spawn-to-exit milliseconds; class).
+    /// (`TIME: BENCH` name, or [`WALL`]; class).
     metrics: &'static [(&'static str, Class)],
 }
 
@@ -122,7 +127,7 @@ const CONFIGS: &[Config] = &[
         smp: 2,
         machine: "pseries",
         append: "",
-        metrics: &[("wall", Class::Boot)],
+        metrics: &[(WALL, Class::Boot)],
     },
 ];
 
@@ -159,6 +164,7 @@ struct Options {
     ours: String,
     migration: bool,
     readme: bool,
+    report_only: bool,
 }
 
 fn parse(rest: &[String]) -> Result<Options> {
@@ -169,6 +175,7 @@ fn parse(rest: &[String]) -> Result<Options> {
         ours: "auto".into(),
         migration: true,
         readme: false,
+        report_only: false,
     };
     let mut it = rest.iter();
     while let Some(a) = it.next() {
@@ -190,6 +197,7 @@ fn parse(rest: &[String]) -> Result<Options> {
             "--ours" => o.ours = it.next().context("--ours auto|binary|harness")?.clone(),
             "--no-migration" => o.migration = false,
             "--readme" => o.readme = true,
+            "--report-only" => o.report_only = true,
             "--" => {}
             other => bail!("bench-compare: unknown option {other}"),
         }
@@ -305,7 +313,7 @@ struct Samples {
 
 fn record(s: &mut Samples, metric: &str, result: &Result<(Vec<String>, Duration)>) {
     match result {
-        Ok((_, wall)) if metric == "wall" => {
+        Ok((_, wall)) if metric == WALL => {
             s.values.push(wall.as_secs_f64() * 1e3);
             s.unit = "ms".into();
         }
@@ -334,6 +342,13 @@ fn append_for(c: &Config, quick: bool) -> String {
 /// `compare.json` and the report.
 pub(crate) fn bench_compare(rest: &[String]) -> Result<()> {
     let o = parse(rest)?;
+    if o.report_only {
+        report::write()?;
+        if o.readme {
+            report::update_readme()?;
+        }
+        return Ok(());
+    }
     let out_dir = report::report_dir();
     let scratch = out_dir.join("scratch");
     std::fs::create_dir_all(&scratch)?;
@@ -423,6 +438,25 @@ pub(crate) fn bench_compare(rest: &[String]) -> Result<()> {
             }));
         }
     }
+    let path = out_dir.join("compare.json");
+    // With --only, what was not run now is kept from the last run.
+    let previous: Value = match &o.only {
+        Some(_) => std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let rerun: Vec<&str> = workloads.iter().filter_map(|w| w["key"].as_str()).collect();
+    let kept: Vec<Value> = previous["workloads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| !w["key"].as_str().is_some_and(|k| rerun.contains(&k)))
+        .cloned()
+        .collect();
+    let mut workloads: Vec<Value> = kept.into_iter().chain(workloads).collect();
+    workloads.sort_by_key(|w| CONFIGS.iter().position(|c| w["key"] == c.key));
     let migration = if o.migration
         && o.only
             .as_ref()
@@ -430,7 +464,7 @@ pub(crate) fn bench_compare(rest: &[String]) -> Result<()> {
     {
         mig_compare::compare(o.runs, &scratch)?
     } else {
-        Value::Null
+        previous["migration"].clone()
     };
     let doc = json!({
         "date": report::now_utc(),
@@ -443,7 +477,6 @@ pub(crate) fn bench_compare(rest: &[String]) -> Result<()> {
         "skipped": skipped,
         "migration": migration,
     });
-    let path = out_dir.join("compare.json");
     std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
     eprintln!("bench-compare: wrote {}", path.display());
     report::write()?;

@@ -10,9 +10,15 @@
 //! - `fuzz [seconds]`: run each fuzz target for a while.
 
 mod bench;
+mod bench_compare;
 mod compare;
 mod fuzz;
+mod mig_compare;
+mod plot;
+mod report;
+mod report_data;
 mod run;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -41,6 +47,7 @@ fn run(args: &[String]) -> Result<()> {
         "run" => run::run(rest),
         "compare" => compare::compare(rest),
         "bench" => bench::bench(rest),
+        "bench-compare" => bench_compare::bench_compare(rest),
         "guests" => guests(),
         "fuzz" => fuzz::fuzz(rest),
         "help" | "-h" | "--help" => {

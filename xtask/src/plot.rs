@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
+use plotters::element::DynElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 
 /// (label, value, target, whether lower is better)
@@ -31,6 +33,7 @@ fn register_font() -> Result<()> {
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
+    x_desc: &str,
     bars: &[Bar],
     log: bool,
 ) -> Result<()>
@@ -42,89 +45,85 @@ where
             .map_err(|e| anyhow!("{e}"))?;
         return Ok(());
     }
-    let max = bars
-        .iter()
-        .flat_map(|b| [Some(b.1), b.2])
-        .flatten()
-        .fold(1.0f64, f64::max);
-    let min = bars
-        .iter()
-        .flat_map(|b| [Some(b.1), b.2])
-        .flatten()
-        .fold(1.0f64, f64::min);
-    let n = bars.len();
-    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-    let mut b = ChartBuilder::on(area);
-    b.caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(300);
+    let values = || bars.iter().flat_map(|b| [Some(b.1), b.2]).flatten();
+    let max = values().fold(1.0f64, f64::max);
+    let min = values().filter(|v| *v > 0.0).fold(1.0f64, f64::min);
+    let n = bars.len() as f64;
     let style = |bar: &Bar| -> ShapeStyle {
         let met = bar
             .2
             .is_none_or(|t| if bar.3 { bar.1 <= t } else { bar.1 >= t });
         if bar.2.is_none() {
-            BLUE.mix(0.6).filled()
+            BLUE.mix(0.35).filled()
         } else if met {
-            GREEN.mix(0.7).filled()
+            GREEN.mix(0.45).filled()
         } else {
-            RED.mix(0.7).filled()
+            RED.mix(0.45).filled()
         }
     };
-    // A bar from `base`, and a thin black mark at the target.
-    let shapes = |i: usize, bar: &Bar, base: f64| {
-        let r = Rectangle::new(
-            [
-                (base, SegmentValue::Exact(i)),
-                (bar.1.max(base), SegmentValue::Exact(i + 1)),
-            ],
-            style(bar),
-        );
-        let t = bar.2.map(|t| {
-            Rectangle::new(
-                [
-                    (t * 0.99, SegmentValue::Exact(i)),
-                    (t * 1.01, SegmentValue::Exact(i + 1)),
-                ],
-                BLACK.filled(),
+    // Bar i spans y in [i + 0.15, i + 0.85], from `base`; the target is a
+    // black mark across it; the label sits on the bar's left, the value at
+    // its end.
+    let shapes = |i: usize, bar: &Bar, base: f64, mark: f64| {
+        let y = i as f64;
+        let mut v: Vec<DynElement<'static, DB, (f64, f64)>> =
+            vec![
+                Rectangle::new([(base, y + 0.15), (bar.1.max(base), y + 0.85)], style(bar))
+                    .into_dyn(),
+            ];
+        if let Some(t) = bar.2 {
+            v.push(
+                Rectangle::new([(t / mark, y + 0.05), (t * mark, y + 0.95)], BLACK.filled())
+                    .into_dyn(),
+            );
+        }
+        v.push(
+            Text::new(
+                format!("{}  {:.3}", bar.0, bar.1),
+                (base, y + 0.5),
+                TextStyle::from(("sans-serif", 15).into_font())
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
             )
-        });
-        std::iter::once(r).chain(t)
+            .into_dyn(),
+        );
+        v
     };
-    let fmt_y = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-        _ => String::new(),
-    };
+    let mut b = ChartBuilder::on(area);
+    b.caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(5);
     if log {
         let lo = (min / 2.0).max(1e-3);
         let mut chart = b
-            .build_cartesian_2d((lo..max * 2.0).log_scale(), (0..n).into_segmented())
+            .build_cartesian_2d((lo..max * 2.0).log_scale(), 0.0..n)
             .map_err(|e| anyhow!("{e}"))?;
         chart
             .configure_mesh()
-            .y_labels(n)
-            .y_label_formatter(&fmt_y)
-            .x_desc("ours / QEMU (log scale, lower is better)")
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc(x_desc)
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
         for (i, bar) in bars.iter().enumerate() {
             chart
-                .draw_series(shapes(i, bar, lo))
+                .draw_series(shapes(i, bar, lo, 1.01))
                 .map_err(|e| anyhow!("{e}"))?;
         }
     } else {
         let mut chart = b
-            .build_cartesian_2d(0.0..max * 1.15, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..max * 1.15, 0.0..n)
             .map_err(|e| anyhow!("{e}"))?;
         chart
             .configure_mesh()
-            .y_labels(n)
-            .y_label_formatter(&fmt_y)
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc(x_desc)
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
         for (i, bar) in bars.iter().enumerate() {
             chart
-                .draw_series(shapes(i, bar, 0.0))
+                .draw_series(shapes(i, bar, 0.0, 1.004))
                 .map_err(|e| anyhow!("{e}"))?;
         }
     }
@@ -199,19 +198,22 @@ pub(crate) fn draw(path: &Path, doc: &Value) -> Result<()> {
     let (b, c) = rest.split_vertically(scale(h[1]));
     panel(
         &a,
-        "Guest level: ours / QEMU 7.2 TCG (target mark)",
+        "Guest level: ours / QEMU 7.2 TCG, ratio of medians (black: target)",
+        "ours / QEMU, log scale, lower is better (blue: no target set)",
         &guest,
         true,
     )?;
     panel(
         &b,
-        "Crate level: cost growth small → large size (target 1.2x)",
+        "Crate level: cost at the large size / at the small size (black: 1.2x)",
+        "growth, log scale, lower is better",
         &growth,
-        false,
+        true,
     )?;
     panel(
         &c,
-        "Scaling: 2-thread / 1-thread throughput, CPU time (target 1.6x)",
+        "Scaling: 2-thread / 1-thread interrupt throughput, thread CPU time (black: 1.6x)",
+        "throughput ratio, higher is better",
         &scaling,
         false,
     )?;

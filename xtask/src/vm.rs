@@ -276,10 +276,18 @@ impl Vm {
         let deadline = self.started + timeout;
         while let Some(line) = self.next_line(deadline).inspect_err(|_| self.kill())? {
             if line.starts_with("WAIT: key") || line.starts_with("WAIT: migrate") {
-                self.send(b"k")?;
+                self.send(b"k").context("writing a key to the console")?;
             } else if line.starts_with("WAIT: powerdown") {
-                let mut q = Qmp::connect(&self.qmp_path, deadline)?;
-                q.cmd("system_powerdown", json!({}))?;
+                // One retry: a monitor may drop a connection made while it
+                // was still starting.
+                let powerdown = || -> Result<()> {
+                    Qmp::connect(&self.qmp_path, deadline)?
+                        .cmd("system_powerdown", json!({}))
+                        .map(drop)
+                };
+                powerdown()
+                    .or_else(|_| powerdown())
+                    .context("QMP system_powerdown")?;
             } else if line.starts_with("WAIT: stream") {
                 self.stream_input(vec![b'k'; 4096]);
             }

@@ -3,7 +3,8 @@
 //!
 //! - `hcall`: `H_CPPR(0xFF)` through [`Machine::call_hcall`] (hcall
 //!   dispatch, the active controller's `dyn InterruptController::hcall`),
-//!   on a 2-vCPU and a 256-vCPU machine, issued by the last vCPU;
+//!   on a 2-vCPU and a 256-vCPU machine, issued by the last vCPU; and two
+//!   hcalls the machine serves itself, `H_CEDE` and `H_GET_TERM_CHAR`;
 //! - `delivery`: one device interrupt from the device's `set_irq` to its
 //!   EOI, on the last vCPU of a 2-vCPU and a 256-vCPU machine:
 //!   - XICS (`ic-mode=xics`): `set_irq` -> `H_XIRR` -> `H_EOI`;
@@ -33,7 +34,8 @@ use spapr_irq::papr::hcall::{
 };
 use spapr_irq::{Caller, MsiKind};
 use spapr_machine::config::{ConfigRequest, MachineConfig};
-use spapr_machine::machine::{BootConfig, Machine};
+use spapr_machine::hcall::op;
+use spapr_machine::machine::{BootConfig, Machine, VIO_REG_BASE};
 
 use intc_xics as _;
 
@@ -200,11 +202,12 @@ fn allocations(n: u64, mut f: impl FnMut()) -> u64 {
 
 fn hcall_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("machine_hcall");
-    for smp in SIZES {
-        let m = machine("xics", smp);
+    let mut args = [0u64; 9];
+    args[0] = 0xFF;
+    let machines: Vec<(u32, Arc<Machine>)> =
+        SIZES.iter().map(|&n| (n, machine("xics", n))).collect();
+    for (smp, m) in &machines {
         let v = smp - 1;
-        let mut args = [0u64; 9];
-        args[0] = 0xFF;
         let id = format!("h_cppr/{smp}cpu");
         let n = allocations(10_000, || {
             assert_eq!(m.call_hcall(v, H_CPPR, args).unwrap()[0], 0);
@@ -214,12 +217,42 @@ fn hcall_bench(c: &mut Criterion) {
             b.iter(|| black_box(m.call_hcall(v, H_CPPR, black_box(args))))
         });
     }
+    let mut calls: Vec<_> = machines
+        .iter()
+        .map(|(smp, m)| {
+            let v = smp - 1;
+            move || {
+                black_box(m.call_hcall(v, H_CPPR, black_box(args)));
+            }
+        })
+        .collect();
+    interleaved_growth("machine_hcall/h_cppr/256cpu", &mut calls);
+    // Two hcalls the machine serves itself, on the interrupt workloads'
+    // paths: H_CEDE (every IPI round trip; `call_hcall` returns without
+    // idling) and H_GET_TERM_CHAR with no input (every console interrupt).
+    let m = machine("xics", 2);
+    let mut vty = [0u64; 9];
+    vty[0] = VIO_REG_BASE.into();
+    for (name, opcode, args) in [
+        ("h_cede", op::H_CEDE, [0u64; 9]),
+        ("h_get_term_char", op::H_GET_TERM_CHAR, vty),
+    ] {
+        let id = format!("{name}/2cpu");
+        let n = allocations(10_000, || {
+            assert_eq!(m.call_hcall(0, opcode, args).unwrap()[0], 0);
+        });
+        println!("PERF alloc machine_hcall/{id} {n} per 10000");
+        g.bench_function(&id, |b| {
+            b.iter(|| black_box(m.call_hcall(0, opcode, black_box(args))))
+        });
+    }
     g.finish();
 }
 
 fn delivery_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("machine_delivery");
     for (name, xive) in [("xics", false), ("xive", true)] {
+        let mut paths = Vec::new();
         for smp in SIZES {
             let m = machine(name, smp);
             let mut p = Path::new(&m, xive, smp - 1);
@@ -228,9 +261,44 @@ fn delivery_bench(c: &mut Criterion) {
             let n = allocations(10_000, || assert_eq!(p.cycle(), expect));
             println!("PERF alloc machine_delivery/{id} {n} per 10000");
             g.bench_function(&id, |b| b.iter(|| black_box(p.cycle())));
+            paths.push(p);
         }
+        let mut calls: Vec<_> = paths
+            .iter_mut()
+            .map(|p| {
+                move || {
+                    black_box(p.cycle());
+                }
+            })
+            .collect();
+        interleaved_growth(&format!("machine_delivery/{name}/256cpu"), &mut calls);
     }
     g.finish();
+}
+
+/// The cost of the last of `calls` over the first's, from medians of
+/// batches run in turn (101 rounds of 1000 calls each): on a machine
+/// shared with other jobs, criterion's one-after-the-other runs see
+/// different loads. Prints `PERF growth <id> <ratio> ...`.
+fn interleaved_growth(id: &str, calls: &mut [impl FnMut()]) {
+    const BATCH: u32 = 1000;
+    const ROUNDS: usize = 101;
+    let mut samples = vec![Vec::with_capacity(ROUNDS); calls.len()];
+    for _ in 0..ROUNDS {
+        for (i, f) in calls.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..BATCH {
+                f();
+            }
+            samples[i].push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
+        }
+    }
+    let m: Vec<f64> = samples.into_iter().map(median).collect();
+    let (first, last) = (m[0], m[m.len() - 1]);
+    println!(
+        "PERF growth {id} {:.3} (interleaved medians {first:.1} ns -> {last:.1} ns)",
+        last / first
+    );
 }
 
 /// Runs `n` cycles on each path at once, one thread each; returns the
