@@ -1,0 +1,217 @@
+//! The `pseries` program with the real machine: the demo powers off with
+//! status 0, and a running guest moves between two processes through QMP
+//! `migrate` over a unix socket, three times in a row.
+
+#[allow(dead_code)]
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use common::socket_path;
+
+fn guest(name: &str) -> String {
+    format!(
+        "{}/../../guests/images/{name}.elf",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A `pseries` process whose console lines arrive on a channel.
+struct Proc {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn start(qmp: &Path, extra: &[&str]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pseries"))
+            .args(["-M", "pseries", "-smp", "2", "-m", "256M", "-nodefaults"])
+            .args(["-display", "none", "-serial", "stdio"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pseries starts");
+        let stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait_line(&mut self, prefix: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.starts_with(prefix);
+                    self.seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "no '{prefix}' line; console so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn rest(mut self) -> (i32, Vec<String>) {
+        let status = self.child.wait().unwrap().code().unwrap_or(-1);
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(l);
+        }
+        (status, self.seen)
+    }
+}
+
+fn qmp(path: &Path, cmd: &str) -> String {
+    let s = UnixStream::connect(path).expect("QMP socket");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let mut reply = String::new();
+    for c in [r#"{"execute":"qmp_capabilities"}"#, cmd] {
+        writeln!(w, "{c}").unwrap();
+        loop {
+            reply.clear();
+            r.read_line(&mut reply).unwrap();
+            if reply.contains("\"return\"") || reply.contains("\"error\"") {
+                break;
+            }
+        }
+    }
+    reply
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Migrates the VM behind `src_qmp` into a new process and returns it.
+fn migrate(src: Proc, src_qmp: &Path, round: u32) -> (Proc, PathBuf) {
+    let sock = socket_path(&format!("mig{round}"));
+    let dst_qmp = socket_path(&format!("qmp{round}"));
+    let dst = Proc::start(
+        &dst_qmp,
+        &[
+            "-kernel",
+            &guest("migrate"),
+            "-incoming",
+            &format!("unix:{}", sock.display()),
+        ],
+    );
+    wait_for(&sock);
+    wait_for(&dst_qmp);
+    let r = qmp(
+        src_qmp,
+        &format!(
+            r#"{{"execute":"migrate","arguments":{{"uri":"unix:{}"}}}}"#,
+            sock.display()
+        ),
+    );
+    assert!(r.contains("\"return\""), "{r}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = qmp(src_qmp, r#"{"execute":"query-migrate"}"#);
+        if r.contains("\"completed\"") {
+            break;
+        }
+        assert!(!r.contains("\"failed\""), "{r}");
+        assert!(Instant::now() < deadline, "migration did not complete: {r}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The destination removed its socket file once it accepted.
+    assert!(!sock.exists(), "incoming socket still there");
+    let r = qmp(src_qmp, r#"{"execute":"quit"}"#);
+    assert!(r.contains("\"return\""), "{r}");
+    let (status, _) = src.rest();
+    assert_eq!(status, 0);
+    // Wait until the destination runs again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = qmp(&dst_qmp, r#"{"execute":"query-status"}"#);
+        if r.contains("\"running\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "destination never ran: {r}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (dst, dst_qmp)
+}
+
+#[test]
+fn a_running_guest_moves_between_processes_three_times() {
+    let qmp0 = socket_path("qmp0");
+    let mut vm = Proc::start(&qmp0, &["-kernel", &guest("migrate")]);
+    vm.wait_line("WAIT: migrate");
+    let mut qmp_path = qmp0;
+    for round in 1..=3 {
+        let (next, path) = migrate(vm, &qmp_path, round);
+        vm = next;
+        qmp_path = path;
+    }
+    vm.stdin.write_all(b"k").unwrap();
+    vm.stdin.flush().unwrap();
+    let (status, lines) = vm.rest();
+    let text = lines.join("\n");
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("EXIT: STATUS=1") && !text.contains("FAIL:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_demo_powers_off_with_status_zero() {
+    let qmp_path = socket_path("demo");
+    let mut vm = Proc::start(&qmp_path, &["-kernel", &guest("demo")]);
+    vm.wait_line("WAIT: key");
+    vm.stdin.write_all(b"k").unwrap();
+    vm.stdin.flush().unwrap();
+    vm.wait_line("WAIT: powerdown");
+    let r = qmp(&qmp_path, r#"{"execute":"system_powerdown"}"#);
+    assert!(r.contains("\"return\""), "{r}");
+    let (status, lines) = vm.rest();
+    let text = lines.join("\n");
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("SUMMARY: 6 passed, 0 failed, 0 skipped"),
+        "{text}"
+    );
+}
