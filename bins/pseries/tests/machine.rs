@@ -215,3 +215,67 @@ fn the_demo_powers_off_with_status_zero() {
         "{text}"
     );
 }
+
+#[test]
+fn a_hung_guest_is_a_vm_failure() {
+    // Real mode, interrupts off, `b .` at the entry: nothing can ever
+    // happen again.
+    let dir = std::env::temp_dir().join(format!("pseries-hang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let elf = dir.join("hang.elf");
+    std::fs::write(&elf, tiny_elf(&[0x4800_0000u32.to_be_bytes()])).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pseries"))
+        .args([
+            "-M",
+            "pseries",
+            "-m",
+            "256M",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            "null",
+        ])
+        .arg("-kernel")
+        .arg(&elf)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let code = out.status.code().unwrap_or(-1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(code >= 2, "status {code}: {err}");
+    assert!(err.contains("guest hang detected"), "{err}");
+}
+
+/// A big-endian ELF64 (PowerPC 64) with one loadable segment holding
+/// `words` at address 0, entry 0.
+fn tiny_elf(words: &[[u8; 4]]) -> Vec<u8> {
+    let code: Vec<u8> = words.iter().flatten().copied().collect();
+    let mut e = Vec::new();
+    e.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 2, 1, 0]);
+    e.extend_from_slice(&[0; 8]);
+    e.extend_from_slice(&2u16.to_be_bytes()); // ET_EXEC
+    e.extend_from_slice(&21u16.to_be_bytes()); // EM_PPC64
+    e.extend_from_slice(&1u32.to_be_bytes());
+    e.extend_from_slice(&0u64.to_be_bytes()); // entry
+    e.extend_from_slice(&64u64.to_be_bytes()); // phoff
+    e.extend_from_slice(&0u64.to_be_bytes()); // shoff
+    e.extend_from_slice(&0u32.to_be_bytes());
+    e.extend_from_slice(&64u16.to_be_bytes());
+    e.extend_from_slice(&56u16.to_be_bytes());
+    e.extend_from_slice(&1u16.to_be_bytes());
+    e.extend_from_slice(&64u16.to_be_bytes());
+    e.extend_from_slice(&0u16.to_be_bytes());
+    e.extend_from_slice(&0u16.to_be_bytes());
+    let off = 64 + 56;
+    e.extend_from_slice(&1u32.to_be_bytes()); // PT_LOAD
+    e.extend_from_slice(&5u32.to_be_bytes());
+    e.extend_from_slice(&(off as u64).to_be_bytes());
+    e.extend_from_slice(&0u64.to_be_bytes());
+    e.extend_from_slice(&0u64.to_be_bytes());
+    e.extend_from_slice(&(code.len() as u64).to_be_bytes());
+    e.extend_from_slice(&(code.len() as u64).to_be_bytes());
+    e.extend_from_slice(&4u64.to_be_bytes());
+    e.extend_from_slice(&code);
+    e
+}

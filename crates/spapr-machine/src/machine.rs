@@ -112,6 +112,8 @@ pub(crate) struct VcpuSlot {
     pub stopped: AtomicBool,
     /// Whether it is ceded or idle (for `info cpus` and CAS's check).
     pub idle: AtomicBool,
+    /// Whether it spins forever: `b .` with interrupts disabled.
+    pub hung: AtomicBool,
 }
 
 /// Lets the interrupt line's inputs act as the vCPU's external input.
@@ -300,6 +302,7 @@ impl Machine {
                 run: Mutex::new(VcpuRun::default()),
                 stopped: AtomicBool::new(index != 0),
                 idle: AtomicBool::new(false),
+                hung: AtomicBool::new(false),
             });
         }
 
@@ -455,6 +458,7 @@ impl Machine {
             };
             slot.stopped.store(slot.index != 0, Ordering::Release);
             slot.idle.store(false, Ordering::Release);
+            slot.hung.store(false, Ordering::Release);
             if slot.index == 0 {
                 cpu.set_gpr(3, self.boot.layout.fdt);
             }

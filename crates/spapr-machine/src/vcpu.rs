@@ -39,7 +39,7 @@ pub(crate) fn run_vcpu(m: &Machine, i: usize) {
             m.apply_modes(&mut cpu);
         }
         match cpu.run(RUN_BUDGET) {
-            VcpuExit::BudgetExhausted => {}
+            VcpuExit::BudgetExhausted => check_hang(m, slot, &cpu),
             VcpuExit::Hcall { opcode, args } => {
                 m.hcalls.fetch_add(1, Ordering::Relaxed);
                 match m.hcall(slot, &mut cpu, opcode, &args) {
@@ -81,6 +81,35 @@ pub(crate) fn run_vcpu(m: &Machine, i: usize) {
         }
     }
     m.control.thread_ended();
+}
+
+/// `b .` (a branch to itself), in either byte order.
+const BRANCH_TO_SELF: u32 = 0x4800_0000;
+
+/// A vCPU that branches to itself in real mode with MSR[EE] = 0 can never
+/// leave: no external or decrementer interrupt is taken, and the loop
+/// reads no memory another vCPU could change. When every vCPU is either
+/// stopped or spinning so, the guest is hung and the machine ends with a
+/// VM-level failure instead of spinning the host forever.
+fn check_hang(m: &Machine, slot: &VcpuSlot, cpu: &Vcpu) {
+    use ppc_cpu::regs::msr;
+    let spins = cpu.msr() & (msr::EE | msr::IR) == 0 && {
+        let mut w = [0u8; 4];
+        m.ram.read(cpu.nip(), &mut w)
+            && (u32::from_be_bytes(w) == BRANCH_TO_SELF || u32::from_le_bytes(w) == BRANCH_TO_SELF)
+    };
+    slot.hung.store(spins, Ordering::Release);
+    if spins
+        && m.vcpus
+            .iter()
+            .all(|s| s.hung.load(Ordering::Acquire) || s.stopped.load(Ordering::Acquire))
+    {
+        m.request_exit(ExitReason::Error(format!(
+            "guest hang detected: vCPU {} spins at 0x{:x} with interrupts disabled, every other vCPU is stopped or spinning",
+            slot.index,
+            cpu.nip()
+        )));
+    }
 }
 
 /// After asking for the exit, a failed vCPU waits to be told to end.
