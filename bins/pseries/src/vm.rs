@@ -1,5 +1,5 @@
 //! The machine as the monitors see it: [`Vm`] implements
-//! [`VmControl`](crate::monitor::VmControl) over a running
+//! [`VmControl`] over a running
 //! [`spapr_machine::machine::Machine`], tracks the run state QEMU reports
 //! (`running`, `paused`, `inmigrate`, `postmigrate`, ...), and runs
 //! migrations on their own threads so that a monitor never waits for one.
