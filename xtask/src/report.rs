@@ -98,6 +98,8 @@ const GROWTH: &[GrowthRow] = &[
     GrowthRow { short: "XIVE IPI cycle", label: "XIVE IPI cycle (trigger page store …), same sizes", small: "ipi/ctx4/lisn64/thr1", large: "ipi/ctx1024/lisn8192/thr1", target: true },
     GrowthRow { short: "machine XICS delivery", label: "Machine XICS delivery (Machine::set_irq, call_hcall H_XIRR/H_EOI), 2 → 256 vCPUs", small: "machine_delivery/xics/2cpu", large: "machine_delivery/xics/256cpu", target: true },
     GrowthRow { short: "machine XIVE delivery", label: "Machine XIVE delivery (Machine::set_irq, call_mmio TIMA/ESB), 2 → 256 vCPUs", small: "machine_delivery/xive/2cpu", large: "machine_delivery/xive/256cpu", target: true },
+    GrowthRow { short: "machine XICS IPI", label: "Machine XICS IPI to itself (call_hcall H_IPI, H_XIRR, H_IPI 0xFF, H_EOI), 2 → 256 vCPUs", small: "machine_delivery/xics_ipi/2cpu", large: "machine_delivery/xics_ipi/256cpu", target: true },
+    GrowthRow { short: "machine XIVE IPI", label: "Machine XIVE IPI to itself (trigger page store, TIMA ACK, queue, ESB EOI, CPPR), 2 → 256 vCPUs", small: "machine_delivery/xive_ipi/2cpu", large: "machine_delivery/xive_ipi/256cpu", target: true },
     GrowthRow { short: "machine hcall H_CPPR", label: "Machine hcall round trip (call_hcall H_CPPR), 2 → 256 vCPUs", small: "machine_hcall/h_cppr/2cpu", large: "machine_hcall/h_cppr/256cpu", target: true },
     GrowthRow { short: "MSI allocator, 1 MSI-X", label: "MSI allocator alloc+free of 1 MSI-X, empty map → all 3328 MSI numbers used but one", small: "msi_allocator/alloc_free_1/empty", large: "msi_allocator/alloc_free_1/full", target: true },
     GrowthRow { short: "MSI allocator, 8-vector MSI", label: "MSI allocator alloc+free of an 8-vector MSI block, empty → all used but the last 8", small: "msi_allocator/alloc_free_8msi/empty", large: "msi_allocator/alloc_free_8msi/full", target: true },
@@ -333,6 +335,10 @@ fn render(benches: &Value, cmp: &Value, crit: &Crit, logs: &Logs) -> (String, Va
     md.push_str("\n![ratios](report.png)\n\n## Crate level: delivery cycles and hot paths\n\n");
     md.push_str("Criterion estimates (quick mode unless `--full`); the load-robust growth (sizes measured in turn, or thread-CPU medians) is the one judged when present. Allocation counts come from the benches' counting allocators.\n\n");
     md.push_str(&crate_md);
+    md.push_str("\n## Allocations on the hot paths (target: zero)\n\n| path | allocations per 10 000 calls | |\n|---|---|---|\n");
+    for (id, n) in logs.all_allocations() {
+        let _ = writeln!(md, "| {id} | {n} | {} |", if n == 0 { "met" } else { "**not met**" });
+    }
     md.push_str("\n## Scaling: device interrupts from 1 and 2 threads to different vCPUs\n\n");
     md.push_str("Each thread is the device of its own source and the vCPU it targets (raise, acknowledge, EOI). On this shared 2-core host the wall figure mostly measures the scheduler; the CPU-time figure (2 × one-thread CPU per cycle / slower thread's CPU per cycle with two) is what two free cores would give.\n\n");
     md.push_str(&scale_md);

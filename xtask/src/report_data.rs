@@ -178,6 +178,33 @@ impl Logs {
         None
     }
 
+    /// Every allocation count the benches printed: (path, allocations per
+    /// 10 000 calls).
+    pub fn all_allocations(&self) -> Vec<(String, u64)> {
+        let mut v = Vec::new();
+        for l in self.all_lines() {
+            if let Some(rest) = l.strip_prefix("PERF alloc ") {
+                let mut w = rest.split_whitespace();
+                if let (Some(id), Some(Ok(n))) = (w.next(), w.next().map(str::parse)) {
+                    v.push((id.to_string(), n));
+                }
+            } else if let Some((id, n)) = l.split_once(": ") {
+                if let Some(n) = n.strip_suffix(" allocations in 10000 cycles") {
+                    if let Ok(n) = n.parse() {
+                        v.push((format!("intc-xics {id}"), n));
+                    }
+                }
+            }
+        }
+        if self
+            .lines("intc-xive.cycles")
+            .any(|l| l.starts_with("allocations during the checked cycles: 0"))
+        {
+            v.push(("intc-xive msi and ipi cycles, every size, 1 and 2 threads (asserted)".into(), 0));
+        }
+        v
+    }
+
     /// A growth figure that stands the load of a shared host: intc-xics'
     /// and the machine bench's interleaved medians ("<large>: interleaved
     /// median X ns/cycle (Yx the smallest size)", "PERF growth <large> Y"),

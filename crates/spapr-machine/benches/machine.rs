@@ -11,6 +11,9 @@
 //!   - XIVE (`ic-mode=xive`): `set_irq` -> TIMA ACK load (OS page at
 //!     0x810) -> event queue read in guest RAM -> ESB EOI load (0xC00) ->
 //!     CPPR store 0xFF;
+//!   - and the same with the vCPU's IPI instead of a device source
+//!     (`xics_ipi`: `H_IPI`, `H_XIRR`, `H_IPI` 0xFF, `H_EOI`; `xive_ipi`:
+//!     a store to the IPI's trigger page);
 //! - `scaling`: the same cycles on one thread, then on two threads at
 //!   once, each thread being the device and the target vCPU of its own
 //!   source (vCPU 0 and vCPU 1). Besides criterion's wall time, each
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use intc_xive::spapr::{SpaprXive, TM_BASE};
 use spapr_irq::papr::hcall::{
-    H_CPPR, H_EOI, H_INT_SET_QUEUE_CONFIG, H_INT_SET_SOURCE_CONFIG, H_XIRR,
+    H_CPPR, H_EOI, H_INT_SET_QUEUE_CONFIG, H_INT_SET_SOURCE_CONFIG, H_IPI, H_XIRR,
 };
 use spapr_irq::{Caller, MsiKind};
 use spapr_machine::config::{ConfigRequest, MachineConfig};
@@ -105,17 +108,28 @@ fn qpage(vcpu: u32) -> u64 {
 struct Path {
     m: Arc<Machine>,
     xive: bool,
+    /// An IPI to the vCPU itself instead of a device interrupt.
+    ipi: bool,
     vcpu: u32,
+    /// The device source, or the vCPU's IPI source (XIVE).
     irq: u32,
+    /// The vCPU's interrupt server number.
+    server: u64,
     /// XIVE queue position and generation.
     idx: u64,
     toggle: u32,
 }
 
 impl Path {
-    /// Routes a fresh MSI to `vcpu` with the guest-visible calls.
-    fn new(m: &Arc<Machine>, xive: bool, vcpu: u32) -> Self {
-        let irq = m.irq().msi_alloc(1, MsiKind::MsiX).expect("an MSI");
+    /// Routes a fresh MSI (or, with `ipi`, the vCPU's own IPI) to `vcpu`
+    /// with the guest-visible calls.
+    fn new(m: &Arc<Machine>, xive: bool, ipi: bool, vcpu: u32) -> Self {
+        let server = m.config().server_of(vcpu);
+        let irq = if ipi {
+            spapr_irq::numbering::IPI_BASE + server
+        } else {
+            m.irq().msi_alloc(1, MsiKind::MsiX).expect("an MSI")
+        };
         let c = Caller { vcpu, timebase: 0 };
         if xive {
             let r = hcall(
@@ -123,14 +137,14 @@ impl Path {
                 vcpu,
                 H_INT_SET_QUEUE_CONFIG,
                 // Always notify, as Linux asks.
-                &[1, vcpu.into(), PRIO, qpage(vcpu), QSHIFT.into()],
+                &[1, server.into(), PRIO, qpage(vcpu), QSHIFT.into()],
             );
             assert_eq!(r[0], 0, "H_INT_SET_QUEUE_CONFIG");
             let r = hcall(
                 m,
                 vcpu,
                 H_INT_SET_SOURCE_CONFIG,
-                &[2, irq.into(), vcpu.into(), PRIO, irq.into()],
+                &[2, irq.into(), server.into(), PRIO, irq.into()],
             );
             assert_eq!(r[0], 0, "H_INT_SET_SOURCE_CONFIG");
             // PQ 01 (off) after the claim: a load at 0xC00 sets it to 00.
@@ -138,35 +152,56 @@ impl Path {
                 .expect("ESB page");
             m.call_mmio(vcpu, TIMA_OS + 0x11, 1, Some(0xFF))
                 .expect("TIMA");
-        } else {
+        } else if !ipi {
             let mut rets = [u32::MAX];
             m.irq().rtas(
                 c,
                 intc_xics::spapr::RTAS_IBM_SET_XIVE,
-                &[irq, m.config().server_of(vcpu), 5],
+                &[irq, server, 5],
                 &mut rets,
             );
             assert_eq!(rets[0], 0, "ibm,set-xive");
+        }
+        if !xive {
             assert_eq!(hcall(m, vcpu, H_CPPR, &[0xFF])[0], 0);
         }
         Self {
             m: Arc::clone(m),
             xive,
+            ipi,
             vcpu,
             irq,
+            server: server.into(),
             idx: 0,
             toggle: 0,
         }
     }
 
-    /// Device raise -> acknowledge -> EOI; returns what was acknowledged.
+    /// Raise -> acknowledge -> EOI; returns what was acknowledged. The
+    /// raise is the device's `set_irq`, or for an IPI `H_IPI(self, 4)`
+    /// (XICS, cleared with `H_IPI(self, 0xFF)` before the EOI as Linux
+    /// does) or a store to the IPI's ESB trigger page (XIVE).
     #[inline]
     fn cycle(&mut self) -> u64 {
         let m = &*self.m;
-        m.set_irq(self.irq, true);
+        let mut a = [0u64; 9];
+        match (self.ipi, self.xive) {
+            (false, _) => m.set_irq(self.irq, true),
+            (true, false) => {
+                a[0] = self.server;
+                a[1] = 4;
+                m.call_hcall(self.vcpu, H_IPI, a);
+            }
+            (true, true) => {
+                m.call_mmio(self.vcpu, SpaprXive::trigger_page(self.irq), 8, Some(0));
+            }
+        }
         if !self.xive {
             let xirr = m.call_hcall(self.vcpu, H_XIRR, [0; 9]).unwrap()[1];
-            let mut a = [0u64; 9];
+            if self.ipi {
+                a[1] = 0xFF;
+                m.call_hcall(self.vcpu, H_IPI, a);
+            }
             a[0] = xirr;
             m.call_hcall(self.vcpu, H_EOI, a);
             return xirr;
@@ -251,11 +286,17 @@ fn hcall_bench(c: &mut Criterion) {
 
 fn delivery_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("machine_delivery");
-    for (name, xive) in [("xics", false), ("xive", true)] {
+    for (name, xive, ipi) in [
+        ("xics", false, false),
+        ("xics_ipi", false, true),
+        ("xive", true, false),
+        ("xive_ipi", true, true),
+    ] {
+        let mode = if xive { "xive" } else { "xics" };
         let mut paths = Vec::new();
         for smp in SIZES {
-            let m = machine(name, smp);
-            let mut p = Path::new(&m, xive, smp - 1);
+            let m = machine(mode, smp);
+            let mut p = Path::new(&m, xive, ipi, smp - 1);
             let expect = p.cycle();
             let id = format!("{name}/{smp}cpu");
             let n = allocations(10_000, || assert_eq!(p.cycle(), expect));
@@ -349,7 +390,7 @@ fn scaling_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("machine_scaling");
     for (name, xive) in [("xics", false), ("xive", true)] {
         let m = machine(name, 2);
-        let mut paths = vec![Path::new(&m, xive, 0), Path::new(&m, xive, 1)];
+        let mut paths = vec![Path::new(&m, xive, false, 0), Path::new(&m, xive, false, 1)];
         for threads in [1usize, 2] {
             let ps = &mut paths[..threads];
             g.bench_function(format!("{name}/thr{threads}"), |b| {
