@@ -506,6 +506,7 @@ impl Machine {
                 modes.ail = a;
             }
             modes.epoch += 1;
+            self.modes_epoch.store(modes.epoch, Ordering::Release);
         }
         self.apply_modes(cpu);
     }

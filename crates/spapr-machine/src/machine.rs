@@ -172,7 +172,9 @@ pub struct Machine {
     pub(crate) boot: Boot,
     pub(crate) logged_hcalls: Mutex<BTreeSet<u64>>,
     pub(crate) modes: Mutex<Modes>,
-    pub(crate) hcalls: AtomicU64,
+    /// Bumped whenever `modes` changes, so vCPU threads notice without
+    /// taking its lock.
+    pub(crate) modes_epoch: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
     started: AtomicBool,
     irqchip: Mutex<crate::kvm::KernelIrqchipState>,
@@ -338,7 +340,7 @@ impl Machine {
             },
             logged_hcalls: Mutex::new(BTreeSet::new()),
             modes: Mutex::new(Modes::default()),
-            hcalls: AtomicU64::new(0),
+            modes_epoch: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
             irqchip: Mutex::new(irqchip),
@@ -441,6 +443,7 @@ impl Machine {
                 epoch: modes.epoch + 1,
                 ..Modes::default()
             };
+            self.modes_epoch.store(modes.epoch, Ordering::Release);
         }
         for slot in &self.vcpus {
             let mut cpu = slot.cpu.lock();
@@ -751,11 +754,6 @@ impl Machine {
             );
         }
         s
-    }
-
-    /// Hypercalls handled so far (all vCPUs).
-    pub fn hcall_count(&self) -> u64 {
-        self.hcalls.load(Ordering::Relaxed)
     }
 }
 

@@ -286,6 +286,7 @@ impl TypedMigratable for MachineSection {
                 ail: st.ail,
                 epoch: modes.epoch + 1,
             };
+            m.modes_epoch.store(modes.epoch, Ordering::Release);
         }
         m.shared
             .set_process_table(st.process_table.0, st.process_table.1);

@@ -33,28 +33,25 @@ pub(crate) fn run_vcpu(m: &Machine, i: usize) {
             continue;
         }
         let mut cpu = slot.cpu.lock();
-        let epoch = m.modes.lock().epoch;
+        let epoch = m.modes_epoch.load(Ordering::Acquire);
         if epoch != modes_seen {
             modes_seen = epoch;
             m.apply_modes(&mut cpu);
         }
         match cpu.run(RUN_BUDGET) {
             VcpuExit::BudgetExhausted => check_hang(m, slot, &cpu),
-            VcpuExit::Hcall { opcode, args } => {
-                m.hcalls.fetch_add(1, Ordering::Relaxed);
-                match m.hcall(slot, &mut cpu, opcode, &args) {
-                    HcallOutcome::Return => {}
-                    HcallOutcome::Cede => {
-                        m.vpa_dispatch_tick(slot);
-                        idle(m, slot, &mut cpu);
-                        m.vpa_dispatch_tick(slot);
-                    }
-                    HcallOutcome::Stop => {
-                        slot.run.lock().stopped = true;
-                        slot.stopped.store(true, Ordering::Release);
-                    }
+            VcpuExit::Hcall { opcode, args } => match m.hcall(slot, &mut cpu, opcode, &args) {
+                HcallOutcome::Return => {}
+                HcallOutcome::Cede => {
+                    m.vpa_dispatch_tick(slot);
+                    idle(m, slot, &mut cpu);
+                    m.vpa_dispatch_tick(slot);
                 }
-            }
+                HcallOutcome::Stop => {
+                    slot.run.lock().stopped = true;
+                    slot.stopped.store(true, Ordering::Release);
+                }
+            },
             VcpuExit::Mmio(req) => {
                 let result = mmio(m, slot, &cpu, &req);
                 cpu.complete_mmio(&req, result);
