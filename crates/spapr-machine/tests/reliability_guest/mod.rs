@@ -104,6 +104,73 @@ pub fn build(machine: &str, smp: u32) -> Arc<Machine> {
     m
 }
 
+/// Path of a bundled guest image (`guests/images/<name>.elf`), found from
+/// the crate directory upwards.
+pub fn guest_image(name: &str) -> String {
+    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let p = dir.join("guests/images").join(format!("{name}.elf"));
+        if p.exists() || !dir.pop() {
+            return p.display().to_string();
+        }
+    }
+}
+
+/// A machine booting bundled guest `name` with `append`, not started.
+pub fn boot_image(machine: &str, smp: u32, name: &str, append: &str) -> Arc<Machine> {
+    let path = guest_image(name);
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Machine::new(
+        config(machine, smp),
+        BootConfig {
+            kernel: Some(spapr_machine::machine::Image { path, data }),
+            append: append.to_string(),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap_or_else(|e| panic!("-machine {machine}: {e}"))
+}
+
+/// Everything a machine holds except what moves on its own while it is
+/// stopped (timebase, time of day, decrementers): every section of a
+/// saved stream as JSON, and a digest of each non-zero RAM page among
+/// those the host ever populated.
+pub fn fingerprint(m: &Arc<Machine>) -> (String, Vec<(u64, u64)>) {
+    use std::hash::{Hash, Hasher};
+    let stream = m.save_state(Vec::new()).expect("save");
+    let insp = migration::inspect::inspect(stream.as_slice(), &migration::Limits::default());
+    let mut text = String::new();
+    for s in &insp.sections {
+        let mut fields = s.fields.clone();
+        if let Some(map) = fields.as_object_mut() {
+            for volatile in ["timebase", "time_of_day_ns"] {
+                map.remove(volatile);
+            }
+            if let Some(state) = map.get_mut("state").and_then(|v| v.as_object_mut()) {
+                state.remove("dec");
+            }
+        }
+        text += &format!(
+            "{} {} {} {:?}\n",
+            s.name, s.instance_id, fields, s.subsections
+        );
+    }
+    let mut pages = Vec::new();
+    let page = spapr_machine::memory::HOST_PAGE;
+    let mut buf = vec![0u8; page as usize];
+    for (first, count) in m.ram().populated_runs() {
+        for p in first..first + count {
+            if m.ram().read(p * page, &mut buf) && buf.iter().any(|&b| b != 0) {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                buf.hash(&mut h);
+                pages.push((p, h.finish()));
+            }
+        }
+    }
+    (text, pages)
+}
+
 /// hcall `opcode` on vCPU `vcpu` with `args` (r4..); returns r3..r12.
 pub fn hcall(m: &Machine, vcpu: u32, opcode: u64, args: &[u64]) -> [u64; 10] {
     let mut a = [0u64; 9];
