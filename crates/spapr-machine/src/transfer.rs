@@ -1,7 +1,14 @@
 //! Migration over the wire: the outgoing side (pause, stream, finish; on
 //! failure resume) and the incoming side (listen, accept, load), with URIs
 //! in QEMU's syntax (`unix:PATH`, `tcp:HOST:PORT`, `file:PATH`).
+//!
+//! On a socket there is a return path: once the destination loaded the
+//! stream it answers `OK\n`, or `ERR <reason>\n` if it refused it. The
+//! source counts the migration done only on `OK`; without it (refusal, the
+//! destination vanished after the last byte) the source resumes its guest.
+//! A file has no return path: writing it completely is success.
 
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +66,11 @@ impl Machine {
             .and_then(|mut conn| {
                 conn.finish()
                     .map_err(|e| TransferError::Transport(e.to_string()))?;
-                Ok(conn.bytes_written())
+                let bytes = conn.bytes_written();
+                if conn.is_socket() {
+                    await_ack(&mut conn)?;
+                }
+                Ok(bytes)
             });
         match result {
             Ok(bytes) => Ok(OutgoingStats {
@@ -97,6 +108,53 @@ impl Machine {
             // The listener drops here: its socket file goes away.
         };
         accepted();
-        Ok(self.load_state(conn)?)
+        let mut conn = conn;
+        let result = self.load_state(&mut conn);
+        if conn.is_socket() {
+            // The source may be gone already; its side decides from what
+            // it reads, and ours from the load's result.
+            let answer = match &result {
+                Ok(_) => "OK\n".to_string(),
+                Err(e) => format!("ERR {}\n", e.to_string().replace('\n', " / ")),
+            };
+            let _ = conn.write_all(answer.as_bytes());
+            let _ = conn.flush();
+        }
+        Ok(result?)
+    }
+}
+
+/// Longest answer a destination may send on the return path.
+const MAX_ANSWER: usize = 4096;
+
+/// Reads the destination's answer: `OK` or `ERR <reason>`.
+fn await_ack(conn: &mut migration::Connection) -> Result<(), TransferError> {
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match conn.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if answer.len() < MAX_ANSWER => answer.push(byte[0]),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(TransferError::Transport(format!(
+                    "no answer from the destination: {e}"
+                )))
+            }
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    match answer.strip_prefix("ERR ") {
+        _ if answer == "OK" => Ok(()),
+        Some(reason) => Err(TransferError::Transport(format!(
+            "the destination refused the stream: {reason}"
+        ))),
+        None if answer.is_empty() => Err(TransferError::Transport(
+            "the destination closed the connection without confirming the load".into(),
+        )),
+        None => Err(TransferError::Transport(format!(
+            "unexpected answer from the destination: {answer}"
+        ))),
     }
 }

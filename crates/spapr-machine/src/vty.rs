@@ -15,6 +15,9 @@ use parking_lot::Mutex;
 
 /// Bytes the device buffers (QEMU's `VTERM_BUFSIZE`).
 pub const VTERM_BUFSIZE: usize = 16;
+/// Most guest output the transcript keeps: the last MiB. A guest printing
+/// in a loop must not grow the host process without bound.
+pub const MAX_TRANSCRIPT: usize = 1 << 20;
 
 /// Where guest output goes.
 pub type ConsoleSink = Box<dyn Write + Send>;
@@ -73,6 +76,12 @@ impl Vty {
         let mut s = self.state.lock();
         if let Some(t) = s.transcript.as_mut() {
             t.extend_from_slice(bytes);
+            if t.len() > MAX_TRANSCRIPT {
+                // Drop the oldest half at once, so that trimming costs
+                // O(1) per byte over time.
+                let cut = t.len() - MAX_TRANSCRIPT / 2;
+                t.drain(..cut);
+            }
         }
         if let Some(out) = s.out.as_mut() {
             // A closed stdout must not stop the guest.
@@ -110,7 +119,8 @@ impl Vty {
         (out, Pulse(pulse))
     }
 
-    /// What the guest printed so far (when recording).
+    /// What the guest printed so far (when recording): at most the last
+    /// [`MAX_TRANSCRIPT`] bytes.
     pub fn transcript(&self) -> Vec<u8> {
         self.state.lock().transcript.clone().unwrap_or_default()
     }
