@@ -114,6 +114,9 @@ pub(crate) struct VcpuSlot {
     pub idle: AtomicBool,
     /// Whether it spins forever: `b .` with interrupts disabled.
     pub hung: AtomicBool,
+    /// Guest instructions executed, published by the vCPU thread after each
+    /// run of the interpreter (read without the vCPU's lock).
+    pub icount: AtomicU64,
 }
 
 /// Lets the interrupt line's inputs act as the vCPU's external input.
@@ -305,6 +308,7 @@ impl Machine {
                 stopped: AtomicBool::new(index != 0),
                 idle: AtomicBool::new(false),
                 hung: AtomicBool::new(false),
+                icount: AtomicU64::new(0),
             });
         }
 
@@ -716,6 +720,12 @@ impl Machine {
             None => self.irq.mmio_read(caller, addr, size).ok(),
             Some(v) => self.irq.mmio_write(caller, addr, size, v).ok().map(|()| 0),
         }
+    }
+
+    /// Guest instructions executed by every vCPU so far (as of their last
+    /// return from the interpreter: at most a few milliseconds behind).
+    pub fn instructions(&self) -> u64 {
+        self.vcpus.iter().map(|s| s.icount.load(Ordering::Relaxed)).sum()
     }
 
     /// Whether the machine stopped for good.

@@ -38,7 +38,9 @@ pub(crate) fn run_vcpu(m: &Machine, i: usize) {
             modes_seen = epoch;
             m.apply_modes(&mut cpu);
         }
-        match cpu.run(RUN_BUDGET) {
+        let exit = cpu.run(RUN_BUDGET);
+        slot.icount.store(cpu.instructions(), Ordering::Relaxed);
+        match exit {
             VcpuExit::BudgetExhausted => check_hang(m, slot, &cpu),
             VcpuExit::Hcall { opcode, args } => match m.hcall(slot, &mut cpu, opcode, &args) {
                 HcallOutcome::Return => {}
