@@ -366,9 +366,8 @@ pub(crate) fn bench_compare(rest: &[String]) -> Result<()> {
         }
         let spec = spec_of(c.image, c.smp, c.machine, &append_for(c, o.quick));
         if !spec.kernel.exists() {
-            skipped.push(
-                json!({"key": c.key, "why": format!("no guest image {}", spec.kernel.display())}),
-            );
+            let rel = spec.kernel.strip_prefix(root()).unwrap_or(&spec.kernel);
+            skipped.push(json!({"key": c.key, "why": format!("no guest image {}", rel.display())}));
             continue;
         }
         let mut qemu_s: Vec<Samples> = c.metrics.iter().map(|_| Samples::default()).collect();

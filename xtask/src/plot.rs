@@ -168,12 +168,8 @@ pub(crate) fn draw(path: &Path, doc: &Value) -> Result<()> {
         .flatten()
         .filter_map(|g| {
             let v = g["interleaved_growth"].as_f64().or(g["growth"].as_f64())?;
-            Some((
-                short(g["label"].as_str()?, 44),
-                v,
-                g["target"].as_f64(),
-                true,
-            ))
+            let label = g["short"].as_str().or(g["label"].as_str())?;
+            Some((short(label, 60), v, g["target"].as_f64(), true))
         })
         .collect();
     let scaling: Vec<Bar> = doc["scaling"]
@@ -182,7 +178,7 @@ pub(crate) fn draw(path: &Path, doc: &Value) -> Result<()> {
         .flatten()
         .filter_map(|s| {
             let v = s["cpu_x"].as_f64().or(s["wall_x"].as_f64())?;
-            Some((short(s["label"].as_str()?, 44), v, Some(1.6), false))
+            Some((short(s["label"].as_str()?, 60), v, Some(1.6), false))
         })
         .collect();
     let root = BitMapBackend::new(path, (1300, 1500)).into_drawing_area();

@@ -200,7 +200,10 @@ impl Logs {
             .lines("intc-xive.cycles")
             .any(|l| l.starts_with("allocations during the checked cycles: 0"))
         {
-            v.push(("intc-xive msi and ipi cycles, every size, 1 and 2 threads (asserted)".into(), 0));
+            v.push((
+                "intc-xive msi and ipi cycles, every size, 1 and 2 threads (asserted)".into(),
+                0,
+            ));
         }
         v
     }
@@ -249,7 +252,7 @@ impl Logs {
                 _ => None,
             };
             v.push(Scaling {
-                label: format!("XIVE crate {id} (thread CPU ns/cycle)"),
+                label: format!("XIVE crate {id}"),
                 one_ns: one,
                 two_ns: two,
                 wall_x: wall,
@@ -262,7 +265,7 @@ impl Logs {
             };
             let name = rest.split_whitespace().next().unwrap_or("");
             v.push(Scaling {
-                label: format!("{name} through the Machine (thread CPU ns/cycle)"),
+                label: format!("{name} through the Machine"),
                 one_ns: num_after(rest, "cpu_1thr_ns="),
                 two_ns: num_after(rest, "cpu_2thr_ns="),
                 wall_x: num_after(rest, "wall_x="),
