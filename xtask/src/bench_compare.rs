@@ -461,7 +461,7 @@ pub(crate) fn bench_compare(rest: &[String]) -> Result<()> {
             .as_ref()
             .is_none_or(|k| k.iter().any(|k| k == "migration"))
     {
-        mig_compare::compare(o.runs, &scratch)?
+        mig_compare::compare(o.runs, &scratch, &ours)?
     } else {
         previous["migration"].clone()
     };

@@ -9,9 +9,11 @@
 //!   the destination. Downtime: from the source's `STOP` event to the
 //!   destination's `RESUME` event (both timestamped by the host clock).
 //!   `max-bandwidth` is raised so that QEMU's default 128 MiB/s throttle
-//!   does not decide the result; QEMU's own `downtime` and `total-time`
+//!   does not decide the result; the VM's own `downtime` and `total-time`
 //!   (query-migrate) are recorded too.
-//! - Ours: the spapr-machine bench `migration`, in one process: pause,
+//! - Ours: the `pseries` binary driven the same way (two processes, QMP
+//!   `migrate`, the same relay and events); until the binary boots guests,
+//!   the spapr-machine bench `migration`, in one process: pause,
 //!   `save_state` into a unix socket, `load_state` on the other end, start;
 //!   downtime from the pause to the destination started.
 
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::bench_compare::{guests_dir, qemu};
+use crate::bench_compare::{guests_dir, qemu, Ours};
 use crate::vm::{Qmp, Vm, VmSpec};
 
 const MEMORY: &str = "256M";
@@ -73,22 +75,21 @@ fn relay(listen: &Path, target: &Path) -> Result<Arc<AtomicU64>> {
 }
 
 /// One QEMU-to-QEMU migration; JSON with the figures.
-fn qemu_once(scratch: &Path) -> Result<Value> {
+fn process_once(q: &Path, scratch: &Path) -> Result<Value> {
     let s = spec();
-    let dir = scratch.join("mig-qemu");
+    let dir = scratch.join("mig-processes");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let (qmp_src, qmp_dst) = (dir.join("qmp-src"), dir.join("qmp-dst"));
     let (incoming, relay_path) = (dir.join("incoming"), dir.join("relay"));
-    let q = qemu();
     let mut dst = Vm::spawn(
-        &q,
+        q,
         &s.args(&qmp_dst, Some(&incoming)),
         &qmp_dst,
         &dir.join("dst.stderr"),
     )?;
     let mut src = Vm::spawn(
-        &q,
+        q,
         &s.args(&qmp_src, None),
         &qmp_src,
         &dir.join("src.stderr"),
@@ -110,10 +111,11 @@ fn qemu_once(scratch: &Path) -> Result<Value> {
         std::thread::sleep(Duration::from_millis(10));
     }
     let bytes = relay(&relay_path, &incoming)?;
-    qs.cmd(
+    // QEMU's throttle; a VM without the command (ours) has none.
+    let _ = qs.cmd(
         "migrate-set-parameters",
         json!({"max-bandwidth": 1u64 << 40}),
-    )?;
+    );
     qs.cmd(
         "migrate",
         json!({"uri": format!("unix:{}", relay_path.display())}),
@@ -122,11 +124,11 @@ fn qemu_once(scratch: &Path) -> Result<Value> {
         let r = qs.cmd("query-migrate", json!({}))?;
         match r["status"].as_str() {
             Some("completed") => break r,
-            Some("failed") | Some("cancelled") => bail!("QEMU migration {}", r["status"]),
+            Some("failed") | Some("cancelled") => bail!("migration {}", r["status"]),
             _ => {}
         }
         if Instant::now() > deadline {
-            bail!("QEMU migration did not complete");
+            bail!("migration did not complete");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -137,9 +139,18 @@ fn qemu_once(scratch: &Path) -> Result<Value> {
         }
         qd.poll_events(Duration::from_millis(50))?;
     }
-    let stop = qs
-        .event_time_us("STOP")
-        .context("no STOP event on the source")?;
+    // QEMU stops the source with a STOP event; a VM that sends none (our
+    // binary, so far) stops when its migration turns active.
+    let (stop, stop_event) = match qs.event_time_us("STOP") {
+        Some(t) => (t, "STOP"),
+        None => (
+            qs.event_time_us_where("MIGRATION", |d| d["status"] == "active")
+                .with_context(|| {
+                    format!("no STOP event on the source (events: {:?})", qs.events)
+                })?,
+            "MIGRATION active (no STOP event)",
+        ),
+    };
     let resume = qd.event_time_us("RESUME").expect("checked");
     let _ = qs.cmd("quit", json!({}));
     let _ = src.wait(deadline);
@@ -149,9 +160,10 @@ fn qemu_once(scratch: &Path) -> Result<Value> {
     Ok(json!({
         "downtime_us": resume.saturating_sub(stop),
         "bytes": bytes.load(Ordering::Relaxed),
-        "qemu_downtime_ms": info["downtime"],
-        "qemu_total_ms": info["total-time"],
+        "reported_downtime_ms": info["downtime"],
+        "reported_total_ms": info["total-time"],
         "ram_transferred": info["ram"]["transferred"],
+        "stop_event": stop_event,
         "ok": ok,
     }))
 }
@@ -195,16 +207,24 @@ fn med(runs: &[Value], key: &str) -> Option<f64> {
     Some(v[v.len() / 2])
 }
 
-/// `runs` migrations on each side, alternating.
-pub(crate) fn compare(runs: usize, scratch: &Path) -> Result<Value> {
-    let exe = crate::bench::bench_executable("spapr-machine", "migration")?;
+/// `runs` migrations on each side, alternating. Ours is the `pseries`
+/// binary driven exactly as QEMU is, when it boots guests; else the
+/// in-process bench.
+pub(crate) fn compare(runs: usize, scratch: &Path, ours: &Ours) -> Result<Value> {
+    let exe = match ours {
+        Ours::Binary(_) => None,
+        Ours::Harness(_) => Some(crate::bench::bench_executable(
+            "spapr-machine",
+            "migration",
+        )?),
+    };
     let (mut qemu_runs, mut ours_runs) = (Vec::new(), Vec::new());
     for run in 0..runs {
         for is_qemu in [run % 2 == 0, run % 2 == 1] {
-            let r = if is_qemu {
-                qemu_once(scratch)
-            } else {
-                ours_once(&exe)
+            let r = match (is_qemu, &exe) {
+                (true, _) => process_once(&qemu(), scratch),
+                (false, Some(exe)) => ours_once(exe),
+                (false, None) => process_once(ours.program(), scratch),
             };
             let v = r.unwrap_or_else(|e| json!({"ok": false, "error": format!("{e:#}")}));
             eprintln!(
@@ -228,6 +248,10 @@ pub(crate) fn compare(runs: usize, scratch: &Path) -> Result<Value> {
         "memory": MEMORY,
         "smp": SMP,
         "machine": "pseries (ic-mode dual)",
+        "ours_method": match exe {
+            None => "pseries binary: two processes, QMP migrate over a unix socket, STOP to RESUME events",
+            Some(_) => "in-process (spapr-machine bench `migration`): pause to start, save_state into a unix socket, load_state",
+        },
         "qemu": qemu_runs,
         "ours": ours_runs,
         "qemu_downtime_us": med(&qemu_runs, "downtime_us"),

@@ -193,11 +193,12 @@ fn migration_table(md: &mut String, m: &Value) {
     }
     let _ = writeln!(
         md,
-        "Guest `{}`, {} RAM, {} vCPUs, {}; medians of the runs that passed.\n",
+        "Guest `{}`, {} RAM, {} vCPUs, {}; ours: {}; medians of the runs that passed.\n",
         m["guest"].as_str().unwrap_or(""),
         m["memory"].as_str().unwrap_or(""),
         m["smp"],
-        m["machine"].as_str().unwrap_or("")
+        m["machine"].as_str().unwrap_or(""),
+        m["ours_method"].as_str().unwrap_or("in-process")
     );
     md.push_str("| | QEMU 7.2 | ours | ours / QEMU |\n|---|---|---|---|\n");
     let _ = writeln!(

@@ -154,9 +154,14 @@ impl Qmp {
 
     /// Host time (µs since the epoch) of the first event called `name`.
     pub fn event_time_us(&self, name: &str) -> Option<u64> {
+        self.event_time_us_where(name, |_| true)
+    }
+
+    /// Host time of the first event called `name` whose data passes `f`.
+    pub fn event_time_us_where(&self, name: &str, f: impl Fn(&Value) -> bool) -> Option<u64> {
         self.events
             .iter()
-            .find(|e| e["event"] == name)
+            .find(|e| e["event"] == name && f(&e["data"]))
             .and_then(|e| {
                 let t = &e["timestamp"];
                 Some(t["seconds"].as_u64()? * 1_000_000 + t["microseconds"].as_u64()?)
