@@ -138,7 +138,6 @@ pub fn boot_image(machine: &str, smp: u32, name: &str, append: &str) -> Arc<Mach
 /// saved stream as JSON, and a digest of each non-zero RAM page among
 /// those the host ever populated.
 pub fn fingerprint(m: &Arc<Machine>) -> (String, Vec<(u64, u64)>) {
-    use std::hash::{Hash, Hasher};
     let stream = m.save_state(Vec::new()).expect("save");
     let insp = migration::inspect::inspect(stream.as_slice(), &migration::Limits::default());
     let mut text = String::new();
@@ -157,19 +156,32 @@ pub fn fingerprint(m: &Arc<Machine>) -> (String, Vec<(u64, u64)>) {
             s.name, s.instance_id, fields, s.subsections
         );
     }
+    (text, fingerprint_ram(m))
+}
+
+/// A digest of each non-zero RAM page among those the host populated.
+pub fn fingerprint_ram(m: &Machine) -> Vec<(u64, u64)> {
+    use std::hash::{Hash, Hasher};
+    let digest = |b: &[u8]| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        b.hash(&mut h);
+        h.finish()
+    };
+    let zero = digest(&vec![0u8; spapr_machine::memory::HOST_PAGE as usize]);
     let mut pages = Vec::new();
     let page = spapr_machine::memory::HOST_PAGE;
     let mut buf = vec![0u8; page as usize];
     for (first, count) in m.ram().populated_runs() {
         for p in first..first + count {
-            if m.ram().read(p * page, &mut buf) && buf.iter().any(|&b| b != 0) {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                buf.hash(&mut h);
-                pages.push((p, h.finish()));
+            if m.ram().read(p * page, &mut buf) {
+                let d = digest(&buf);
+                if d != zero {
+                    pages.push((p, d));
+                }
             }
         }
     }
-    (text, pages)
+    pages
 }
 
 /// hcall `opcode` on vCPU `vcpu` with `args` (r4..); returns r3..r12.
