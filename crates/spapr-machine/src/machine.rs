@@ -725,7 +725,10 @@ impl Machine {
     /// Guest instructions executed by every vCPU so far (as of their last
     /// return from the interpreter: at most a few milliseconds behind).
     pub fn instructions(&self) -> u64 {
-        self.vcpus.iter().map(|s| s.icount.load(Ordering::Relaxed)).sum()
+        self.vcpus
+            .iter()
+            .map(|s| s.icount.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Whether the machine stopped for good.
