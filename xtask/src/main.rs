@@ -7,7 +7,8 @@
 //! - `ci`: fmt check, clippy `-D warnings`, tests, benches run once, docs;
 //! - `bench`: every criterion bench;
 //! - `guests`: rebuild the bundled guest images;
-//! - `fuzz [seconds]`: run each fuzz target for a while.
+//! - `fuzz [seconds]`: run each fuzz target for a while;
+//! - `soak [cases]`: the no-interrupt-lost property test with many cases.
 
 mod bench;
 mod bench_compare;
@@ -18,6 +19,7 @@ mod plot;
 mod report;
 mod report_data;
 mod run;
+mod soak;
 mod vm;
 
 use std::path::{Path, PathBuf};
@@ -50,11 +52,12 @@ fn run(args: &[String]) -> Result<()> {
         "bench-compare" => bench_compare::bench_compare(rest),
         "guests" => guests(),
         "fuzz" => fuzz::fuzz(rest),
+        "soak" => soak::soak(rest),
         "help" | "-h" | "--help" => {
-            println!("usage: cargo xtask <run|test|ci|bench|guests|fuzz> [args]");
+            println!("usage: cargo xtask <run|test|ci|bench|guests|fuzz|soak> [args]");
             Ok(())
         }
-        other => bail!("unknown task '{other}' (try: run, test, ci, bench, guests, fuzz)"),
+        other => bail!("unknown task '{other}' (try: run, test, ci, bench, guests, fuzz, soak)"),
     }
 }
 
