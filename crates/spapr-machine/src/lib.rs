@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod devtree;
 pub mod events;
+pub mod halt_poll;
 pub mod hcall;
 pub mod irq;
 pub mod kvm;

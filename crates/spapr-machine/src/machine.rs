@@ -766,6 +766,17 @@ impl Machine {
                 per.join(", ")
             );
         }
+        let per: Vec<String> = self
+            .vcpus
+            .iter()
+            .map(|v| format!("cpu{} {}", v.index, v.icount.load(Ordering::Relaxed)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "guest instructions: {} ({})",
+            self.instructions(),
+            per.join(", ")
+        );
         s
     }
 }

@@ -2,12 +2,13 @@
 //! MMIO, idle), parks when the machine pauses, waits while stopped.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ppc_cpu::{MmioRequest, MmioResult, Vcpu, VcpuExit};
 use spapr_irq::Caller;
 
 use crate::control::ExitReason;
+use crate::halt_poll::{HaltPoll, IdleEnd};
 use crate::hcall::HcallOutcome;
 use crate::machine::{Machine, VcpuSlot};
 
@@ -21,6 +22,7 @@ const IDLE_SLICE: Duration = Duration::from_millis(50);
 pub(crate) fn run_vcpu(m: &Machine, i: usize) {
     let slot = &m.vcpus[i];
     let mut modes_seen = u64::MAX;
+    let mut poll = HaltPoll::new();
     loop {
         if m.control.pause_requested() {
             m.control.park();
@@ -46,7 +48,7 @@ pub(crate) fn run_vcpu(m: &Machine, i: usize) {
                 HcallOutcome::Return => {}
                 HcallOutcome::Cede => {
                     m.vpa_dispatch_tick(slot);
-                    idle(m, slot, &mut cpu);
+                    idle(m, slot, &mut cpu, &mut poll);
                     m.vpa_dispatch_tick(slot);
                 }
                 HcallOutcome::Stop => {
@@ -58,7 +60,7 @@ pub(crate) fn run_vcpu(m: &Machine, i: usize) {
                 let result = mmio(m, slot, &cpu, &req);
                 cpu.complete_mmio(&req, result);
             }
-            VcpuExit::Idle => idle(m, slot, &mut cpu),
+            VcpuExit::Idle => idle(m, slot, &mut cpu, &mut poll),
             VcpuExit::Unimplemented { nip, word } => {
                 let msg = format!(
                     "vCPU {}: unimplemented instruction 0x{word:08x} at 0x{nip:x}",
@@ -138,11 +140,18 @@ fn wait_for_start(slot: &VcpuSlot) {
 }
 
 /// Idle (H_CEDE or `wait`): sleep until an interrupt is pending, `H_PROD`,
-/// a pause or stop request, or the decrementer's next event.
-fn idle(m: &Machine, slot: &VcpuSlot, cpu: &mut Vcpu) {
+/// a pause or stop request, or the decrementer's next event. The vCPU
+/// polls for a short adaptive window before it blocks (see
+/// [`crate::halt_poll`]).
+fn idle(m: &Machine, slot: &VcpuSlot, cpu: &mut Vcpu, poll: &mut HaltPoll) {
     slot.idle.store(true, Ordering::Release);
+    let wake = |cpu: &Vcpu| {
+        cpu.interrupt_pending() || m.control.pause_requested() || m.control.stop_requested()
+    };
+    let mut polled = false;
+    let mut blocked = None;
     loop {
-        if cpu.interrupt_pending() || m.control.pause_requested() || m.control.stop_requested() {
+        if wake(cpu) {
             break;
         }
         {
@@ -152,13 +161,24 @@ fn idle(m: &Machine, slot: &VcpuSlot, cpu: &mut Vcpu) {
                 break;
             }
         }
+        if !polled {
+            polled = true;
+            if poll.poll(|| wake(cpu)) {
+                poll.update(IdleEnd::Polled);
+                continue;
+            }
+        }
         let slice = cpu
             .time_to_next_event()
             .map_or(IDLE_SLICE, |d| d.min(IDLE_SLICE));
         if slice.is_zero() {
             break;
         }
+        blocked.get_or_insert_with(Instant::now);
         slot.inputs.wait(Some(slice));
+    }
+    if let Some(since) = blocked {
+        poll.update(IdleEnd::Blocked(since.elapsed()));
     }
     slot.idle.store(false, Ordering::Release);
 }
