@@ -13,6 +13,7 @@
 //! whose `Migratable` trait names the controllers' state; so the controllers
 //! and the machine can both stand on it without depending on each other.
 
+mod bitmap;
 pub mod controller;
 pub mod dt;
 pub mod error;

@@ -1,6 +1,7 @@
 //! Interrupt number allocation: the MSI bitmap of pseries-3.1 and later, and
 //! the sequential "legacy" allocation of pseries-3.0 and older.
 
+use crate::bitmap::Bitmap;
 use crate::error::IrqError;
 use crate::numbering::{MSI_BASE, NR_MSIS};
 
@@ -14,55 +15,6 @@ pub enum MsiKind {
     Msi,
     /// MSI-X: each vector has its own table entry, no alignment needed.
     MsiX,
-}
-
-/// A fixed-size bitmap, one bit per number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Bitmap {
-    words: Vec<u64>,
-    bits: u32,
-}
-
-impl Bitmap {
-    fn new(bits: u32) -> Self {
-        Self {
-            words: vec![0; bits.div_ceil(64) as usize],
-            bits,
-        }
-    }
-
-    fn get(&self, i: u32) -> bool {
-        self.words[(i / 64) as usize] & (1 << (i % 64)) != 0
-    }
-
-    fn set(&mut self, i: u32, v: bool) {
-        let w = &mut self.words[(i / 64) as usize];
-        if v {
-            *w |= 1 << (i % 64);
-        } else {
-            *w &= !(1 << (i % 64));
-        }
-    }
-
-    /// First index `i`, a multiple of `align`, with `num` clear bits from `i`.
-    fn find_clear_run(&self, num: u32, align: u32) -> Option<u32> {
-        if num == 0 || num > self.bits {
-            return None;
-        }
-        let mut start = 0;
-        while start + num <= self.bits {
-            match (start..start + num).find(|&i| self.get(i)) {
-                None => return Some(start),
-                // Skip past the set bit, to the next aligned start.
-                Some(used) => start = (used + 1).div_ceil(align) * align,
-            }
-        }
-        None
-    }
-
-    fn is_empty(&self) -> bool {
-        self.words.iter().all(|&w| w == 0)
-    }
 }
 
 /// The dynamic MSI allocator of pseries-3.1 and later: a bitmap of
@@ -110,19 +62,18 @@ impl MsiAllocator {
             .map
             .find_clear_run(num, align)
             .ok_or(IrqError::NoFreeBlock(num))?;
-        for i in start..start + num {
-            self.map.set(i, true);
-        }
+        self.map.set_range(start, num, true);
         Ok(MSI_BASE + start)
     }
 
     /// Frees `num` numbers starting at `irq`; numbers outside the MSI range
     /// are ignored, as QEMU does.
     pub fn free(&mut self, irq: u32, num: u32) {
-        for n in irq..irq.saturating_add(num) {
-            if let Some(i) = n.checked_sub(MSI_BASE).filter(|&i| i < NR_MSIS) {
-                self.map.set(i, false);
-            }
+        // The part of [irq, irq + num) inside the MSI range.
+        let first = irq.max(MSI_BASE);
+        let end = irq.saturating_add(num).min(MSI_BASE + NR_MSIS);
+        if first < end {
+            self.map.set_range(first - MSI_BASE, end - first, false);
         }
     }
 
@@ -141,22 +92,14 @@ impl MsiAllocator {
     /// The bitmap as 64-bit words, bit `i` of the map being bit `i % 64` of
     /// word `i / 64`: the migration form (QEMU's `spapr_irq_map`).
     pub fn to_words(&self) -> Vec<u64> {
-        self.map.words.clone()
+        self.map.words().to_vec()
     }
 
     /// Rebuilds an allocator from [`MsiAllocator::to_words`]; `None` if the
     /// word count is wrong.
     pub fn from_words(words: &[u64]) -> Option<Self> {
-        // NR_MSIS is a multiple of 64, so every bit of every word is a number.
-        const _: () = assert!(NR_MSIS % 64 == 0);
-        if words.len() != (NR_MSIS / 64) as usize {
-            return None;
-        }
         Some(Self {
-            map: Bitmap {
-                words: words.to_vec(),
-                bits: NR_MSIS,
-            },
+            map: Bitmap::from_words(words, NR_MSIS)?,
         })
     }
 }
@@ -183,11 +126,11 @@ impl LegacyAllocator {
 
     fn index(&self, irq: u32) -> Result<u32, IrqError> {
         irq.checked_sub(self.base)
-            .filter(|&i| i < self.map.bits)
+            .filter(|&i| i < self.map.len())
             .ok_or(IrqError::OutOfRange {
                 irq,
                 first: self.base,
-                end: self.base + self.map.bits,
+                end: self.base + self.map.len(),
             })
     }
 
