@@ -173,6 +173,9 @@ impl Qmp {
 pub(crate) struct Vm {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// Dropped with the Vm: ends a counted input stream's wait, which
+    /// closes the console input.
+    stream_hold: Option<mpsc::Sender<()>>,
     lines: Receiver<String>,
     /// Everything the console printed, line by line.
     pub transcript: Vec<String>,
@@ -214,6 +217,7 @@ impl Vm {
         });
         Ok(Self {
             stdin: child.stdin.take(),
+            stream_hold: None,
             child,
             lines: rx,
             transcript: Vec::new(),
@@ -233,11 +237,31 @@ impl Vm {
         Ok(())
     }
 
-    /// Hands the console input to a thread that writes `chunk` over and
-    /// over until the VM stops reading (the `WAIT: stream` protocol).
-    pub fn stream_input(&mut self, chunk: Vec<u8>) {
+    /// Hands the console input to a thread that writes `byte` without
+    /// pause (the `WAIT: stream` protocol): `total` bytes when the guest
+    /// said how many it reads, else until the VM stops reading. After a
+    /// counted stream the console stays open, so the guest sees no
+    /// end-of-file, only an input that stops.
+    pub fn stream_input(&mut self, byte: u8, total: Option<u64>) {
+        const CHUNK: usize = 4096;
         if let Some(mut s) = self.stdin.take() {
-            std::thread::spawn(move || while s.write_all(&chunk).is_ok() {});
+            let (tx, hold) = mpsc::channel::<()>();
+            self.stream_hold = Some(tx);
+            std::thread::spawn(move || {
+                let chunk = [byte; CHUNK];
+                let mut left = total.unwrap_or(u64::MAX);
+                while left > 0 {
+                    let n = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
+                    if s.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    left = left.saturating_sub(n as u64);
+                }
+                let _ = s.flush();
+                // Keep the write end open until the Vm is dropped (its
+                // sender goes away).
+                let _ = hold.recv();
+            });
         }
     }
 
@@ -293,8 +317,8 @@ impl Vm {
                 powerdown()
                     .or_else(|_| powerdown())
                     .context("QMP system_powerdown")?;
-            } else if line.starts_with("WAIT: stream") {
-                self.stream_input(vec![b'k'; 4096]);
+            } else if let Some(rest) = line.strip_prefix("WAIT: stream") {
+                self.stream_input(b'k', stream_count(rest));
             }
         }
         let status = self.wait(deadline)?;
@@ -308,6 +332,12 @@ impl Drop for Vm {
             self.kill();
         }
     }
+}
+
+/// The byte count of a `WAIT: stream <count> ...` line (what follows
+/// `WAIT: stream`), `None` when the guest gave none.
+pub(crate) fn stream_count(rest: &str) -> Option<u64> {
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// One `TIME: BENCH <name> <cost> <unit>/op ...` line.
@@ -339,4 +369,16 @@ pub(crate) fn read_text(path: &Path) -> String {
         let _ = f.read_to_string(&mut s);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_count;
+
+    #[test]
+    fn stream_count_reads_the_first_word() {
+        assert_eq!(stream_count(" 100000 (characters to feed)"), Some(100000));
+        assert_eq!(stream_count(" (feed console input without pause)"), None);
+        assert_eq!(stream_count(""), None);
+    }
 }
