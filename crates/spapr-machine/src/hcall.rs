@@ -89,6 +89,30 @@ pub(crate) const VPA_DISPATCH_COUNTER: u64 = 0x100;
 const VPA_SHARED_PROC_OFFSET: u64 = 0x9;
 const VPA_SHARED_PROC_VAL: u8 = 0x2;
 
+/// The output registers after r3 of a machine-owned hcall (at most four),
+/// inline so that answering an hcall allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outs {
+    regs: [u64; 4],
+    len: usize,
+}
+
+impl Outs {
+    /// No outputs.
+    pub(crate) const NONE: Self = Self {
+        regs: [0; 4],
+        len: 0,
+    };
+
+    /// These outputs (the first four of them).
+    pub(crate) fn of(values: &[u64]) -> Self {
+        let mut o = Self::NONE;
+        o.len = values.len().min(4);
+        o.regs[..o.len].copy_from_slice(&values[..o.len]);
+        o
+    }
+}
+
 impl Machine {
     fn caller(&self, slot: &VcpuSlot) -> Caller {
         Caller {
@@ -119,81 +143,81 @@ impl Machine {
             cpu.set_hcall_result(&regs[..=n]);
             return HcallOutcome::Return;
         }
-        let (ret, out, outcome): (i64, Vec<u64>, HcallOutcome) = match opcode {
+        let (ret, out, outcome): (i64, Outs, HcallOutcome) = match opcode {
             op::H_SET_SPRG0 => {
                 cpu.set_sprg(0, args[0]);
-                (h::SUCCESS, vec![], HcallOutcome::Return)
+                (h::SUCCESS, Outs::NONE, HcallOutcome::Return)
             }
-            op::H_SET_DABR => (self.h_set_dabr(), vec![], HcallOutcome::Return),
-            op::H_PAGE_INIT => (self.h_page_init(args), vec![], HcallOutcome::Return),
+            op::H_SET_DABR => (self.h_set_dabr(), Outs::NONE, HcallOutcome::Return),
+            op::H_PAGE_INIT => (self.h_page_init(args), Outs::NONE, HcallOutcome::Return),
             op::H_LOGICAL_CI_LOAD => match self.ci_load(slot, args[0], args[1]) {
-                Some(v) => (h::SUCCESS, vec![v], HcallOutcome::Return),
-                None => (h::PARAMETER, vec![], HcallOutcome::Return),
+                Some(v) => (h::SUCCESS, Outs::of(&[v]), HcallOutcome::Return),
+                None => (h::PARAMETER, Outs::NONE, HcallOutcome::Return),
             },
             op::H_LOGICAL_CI_STORE => (
                 self.ci_store(slot, args[0], args[1], args[2]),
-                vec![],
+                Outs::NONE,
                 HcallOutcome::Return,
             ),
             op::H_GET_TERM_CHAR => self.h_get_term_char(args),
-            op::H_PUT_TERM_CHAR => (self.h_put_term_char(args), vec![], HcallOutcome::Return),
+            op::H_PUT_TERM_CHAR => (self.h_put_term_char(args), Outs::NONE, HcallOutcome::Return),
             op::H_REGISTER_VPA => (
                 self.h_register_vpa(slot, args),
-                vec![],
+                Outs::NONE,
                 HcallOutcome::Return,
             ),
             op::H_CEDE => {
                 cpu.cede();
                 if cpu.interrupt_pending() {
-                    (h::SUCCESS, vec![], HcallOutcome::Return)
+                    (h::SUCCESS, Outs::NONE, HcallOutcome::Return)
                 } else {
-                    (h::SUCCESS, vec![], HcallOutcome::Cede)
+                    (h::SUCCESS, Outs::NONE, HcallOutcome::Cede)
                 }
             }
             op::H_CONFER => {
                 std::thread::yield_now();
-                (h::SUCCESS, vec![], HcallOutcome::Return)
+                (h::SUCCESS, Outs::NONE, HcallOutcome::Return)
             }
             op::H_PROD => match self.slot_by_server(args[0]) {
                 Some(t) => {
                     t.run.lock().prod = true;
                     t.inputs.kick();
-                    (h::SUCCESS, vec![], HcallOutcome::Return)
+                    (h::SUCCESS, Outs::NONE, HcallOutcome::Return)
                 }
-                None => (h::PARAMETER, vec![], HcallOutcome::Return),
+                None => (h::PARAMETER, Outs::NONE, HcallOutcome::Return),
             },
-            op::H_VIO_SIGNAL => (self.h_vio_signal(args), vec![], HcallOutcome::Return),
+            op::H_VIO_SIGNAL => (self.h_vio_signal(args), Outs::NONE, HcallOutcome::Return),
             op::H_GET_CPU_CHARACTERISTICS => {
                 let (c, b) = self.cpu_characteristics();
-                (h::SUCCESS, vec![c, b], HcallOutcome::Return)
+                (h::SUCCESS, Outs::of(&[c, b]), HcallOutcome::Return)
             }
             op::H_RANDOM => match random_u64() {
-                Some(v) => (h::SUCCESS, vec![v], HcallOutcome::Return),
-                None => (h::HARDWARE, vec![], HcallOutcome::Return),
+                Some(v) => (h::SUCCESS, Outs::of(&[v]), HcallOutcome::Return),
+                None => (h::HARDWARE, Outs::NONE, HcallOutcome::Return),
             },
-            op::H_SET_MODE => (self.h_set_mode(cpu, args), vec![], HcallOutcome::Return),
+            op::H_SET_MODE => (self.h_set_mode(cpu, args), Outs::NONE, HcallOutcome::Return),
             op::H_REGISTER_PROCESS_TABLE => (
                 self.h_register_process_table(args),
-                vec![],
+                Outs::NONE,
                 HcallOutcome::Return,
             ),
             op::H_RTAS => self.h_rtas(slot, args[0]),
             op::H_CAS => {
                 let (ret, outcome) = self.h_cas(slot, cpu, args);
-                (ret, vec![], outcome)
+                (ret, Outs::NONE, outcome)
             }
-            op::H_UPDATE_DT => (self.h_update_dt(args[0]), vec![], HcallOutcome::Return),
+            op::H_UPDATE_DT => (self.h_update_dt(args[0]), Outs::NONE, HcallOutcome::Return),
             _ => {
                 if self.logged_hcalls.lock().insert(opcode) {
                     tracing::warn!("Unimplemented SPAPR hcall 0x{opcode:x}");
                 }
-                (h::FUNCTION, vec![], HcallOutcome::Return)
+                (h::FUNCTION, Outs::NONE, HcallOutcome::Return)
             }
         };
-        let mut regs = Vec::with_capacity(1 + out.len());
-        regs.push(ret as u64);
-        regs.extend_from_slice(&out);
-        cpu.set_hcall_result(&regs);
+        let mut regs = [0u64; 5];
+        regs[0] = ret as u64;
+        regs[1..=out.len].copy_from_slice(&out.regs[..out.len]);
+        cpu.set_hcall_result(&regs[..=out.len]);
         outcome
     }
 
@@ -268,9 +292,9 @@ impl Machine {
             .filter(|v| termno == 0 || termno == u64::from(v.reg))
     }
 
-    fn h_get_term_char(&self, args: &[u64; 9]) -> (i64, Vec<u64>, HcallOutcome) {
+    fn h_get_term_char(&self, args: &[u64; 9]) -> (i64, Outs, HcallOutcome) {
         let Some(vty) = self.vty_for(args[0]) else {
-            return (h::PARAMETER, vec![], HcallOutcome::Return);
+            return (h::PARAMETER, Outs::NONE, HcallOutcome::Return);
         };
         let (bytes, pulse) = vty.get();
         if pulse.0 {
@@ -282,7 +306,7 @@ impl Machine {
         let w1 = u64::from_be_bytes(buf[8..].try_into().expect("8 bytes"));
         (
             h::SUCCESS,
-            vec![bytes.len() as u64, w0, w1],
+            Outs::of(&[bytes.len() as u64, w0, w1]),
             HcallOutcome::Return,
         )
     }

@@ -7,7 +7,7 @@ use spapr_irq::papr::{h, rtas};
 
 use crate::control::ExitReason;
 use crate::events::EventClass;
-use crate::hcall::HcallOutcome;
+use crate::hcall::{HcallOutcome, Outs};
 use crate::machine::{Machine, VcpuSlot};
 use crate::rtas::{parse_buffer, RtasBuffer, RtasCall};
 use crate::rtc::CivilTime;
@@ -17,12 +17,12 @@ const NO_ERRORS_FOUND: i32 = 1;
 
 impl Machine {
     /// `KVMPPC_H_RTAS`: r4 is the guest address of the RTAS buffer.
-    pub(crate) fn h_rtas(&self, slot: &VcpuSlot, addr: u64) -> (i64, Vec<u64>, HcallOutcome) {
+    pub(crate) fn h_rtas(&self, slot: &VcpuSlot, addr: u64) -> (i64, Outs, HcallOutcome) {
         let buf = match parse_buffer(addr, |a, b| self.ram.read(a, b)) {
             Ok(b) => b,
             Err(e) => {
                 tracing::debug!(vcpu = slot.index, error = %e, "bad RTAS buffer");
-                return (h::PARAMETER, vec![], HcallOutcome::Return);
+                return (h::PARAMETER, Outs::NONE, HcallOutcome::Return);
             }
         };
         let mut rets = vec![0u32; buf.nret as usize];
@@ -47,14 +47,14 @@ impl Machine {
         }
         if outcome == HcallOutcome::Stop {
             // stop-self never returns: nothing is written back.
-            return (ret, vec![], outcome);
+            return (ret, Outs::NONE, outcome);
         }
         for (i, v) in rets.iter().enumerate() {
             if !self.ram.write_be32(buf.ret_addr(i as u32), *v) {
-                return (h::PARAMETER, vec![], HcallOutcome::Return);
+                return (h::PARAMETER, Outs::NONE, HcallOutcome::Return);
             }
         }
-        (ret, vec![], outcome)
+        (ret, Outs::NONE, outcome)
     }
 
     fn rtas_call(

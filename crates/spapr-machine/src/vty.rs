@@ -50,6 +50,22 @@ impl std::fmt::Debug for Vty {
     }
 }
 
+/// What one `H_GET_TERM_CHAR` returns: at most [`VTERM_BUFSIZE`] bytes,
+/// kept inline so that reading the console allocates nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TermChars {
+    buf: [u8; VTERM_BUFSIZE],
+    len: usize,
+}
+
+impl std::ops::Deref for TermChars {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// What the caller must do after input arrived: pulse the interrupt.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,10 +127,14 @@ impl Vty {
     /// Guest input (`H_GET_TERM_CHAR`): up to 16 bytes. The second value
     /// says whether the interrupt must be pulsed (more input arrived from
     /// the backlog).
-    pub fn get(&self) -> (Vec<u8>, Pulse) {
+    pub fn get(&self) -> (TermChars, Pulse) {
         let mut s = self.state.lock();
+        let mut out = TermChars::default();
         let n = s.input.len().min(VTERM_BUFSIZE);
-        let out: Vec<u8> = s.input.drain(..n).collect();
+        for (slot, b) in out.buf.iter_mut().zip(s.input.drain(..n)) {
+            *slot = b;
+            out.len += 1;
+        }
         let pulse = Self::refill(&mut s);
         (out, Pulse(pulse))
     }
@@ -152,7 +172,7 @@ mod tests {
         assert_eq!(v.push_input(b"a"), Pulse(true));
         assert_eq!(v.push_input(b"b"), Pulse(false)); // buffer was not empty
         let (got, _) = v.get();
-        assert_eq!(got, b"ab");
+        assert_eq!(&*got, b"ab");
         assert_eq!(v.push_input(b"c"), Pulse(true));
     }
 
