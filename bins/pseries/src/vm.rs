@@ -50,6 +50,9 @@ pub struct Vm {
     /// Console input reaches the machine only once it holds the state it
     /// will run with: during an incoming migration it waits in the port.
     input_open: AtomicBool,
+    /// Serialises moves from the port to the vty (the reader thread and
+    /// vCPU threads both pump), so input keeps its order.
+    pump: Mutex<()>,
     events: Events,
     no_reboot: bool,
     state: Mutex<State>,
@@ -86,6 +89,7 @@ impl Vm {
             this: this.clone(),
             input_open: AtomicBool::new(status != RunStatus::InMigrate),
             serial: serial.clone(),
+            pump: Mutex::new(()),
             machine,
             events,
             no_reboot,
@@ -109,24 +113,40 @@ impl Vm {
                     vm.pump_console();
                 }
             });
+            let weak = Arc::downgrade(&vm);
+            vm.machine.set_console_drained(move || {
+                if let Some(vm) = weak.upgrade() {
+                    vm.pump_console();
+                }
+            });
+            // Input read before the hooks existed waits in the port.
+            vm.pump_console();
         }
         vm
     }
 
     /// Moves queued console input into the machine's vty (which raises its
-    /// interrupt), unless input is held back.
+    /// interrupt), as much as it takes, unless input is held back.
     pub fn pump_console(&self) {
         let Some(port) = &self.serial else { return };
         if !self.input_open.load(Ordering::Acquire) {
             return;
         }
+        let _order = self.pump.lock();
         let mut buf = [0u8; 256];
         loop {
-            let n = port.read(&mut buf);
+            // Only what the vty takes leaves the port: the rest waits there,
+            // and the port's reader waits when the port is full too.
+            let room = self.machine.console_space().min(buf.len());
+            if room == 0 {
+                break;
+            }
+            let n = port.read(&mut buf[..room]);
             if n == 0 {
                 break;
             }
-            self.machine.console_input(&buf[..n]);
+            let taken = self.machine.console_input(&buf[..n]);
+            debug_assert_eq!(taken, n, "the vty took less than its space");
         }
     }
 

@@ -190,7 +190,21 @@ fn feed_stdin(m: Arc<Machine>) {
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => return,
-                Ok(n) => m.console_input(&buf[..n]),
+                Ok(n) => {
+                    // The vty's backlog is bounded: offer the rest again
+                    // once the guest has read some.
+                    let mut rest = &buf[..n];
+                    while !rest.is_empty() {
+                        let taken = m.console_input(rest);
+                        if taken == 0 {
+                            if m.is_finished() {
+                                return;
+                            }
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                        }
+                        rest = &rest[taken..];
+                    }
+                }
             }
         }
     });

@@ -296,9 +296,12 @@ impl Machine {
         let Some(vty) = self.vty_for(args[0]) else {
             return (h::PARAMETER, Outs::NONE, HcallOutcome::Return);
         };
-        let (bytes, pulse) = vty.get();
+        let (bytes, pulse, drained) = vty.get();
         if pulse.0 {
             self.pulse_irq(vty.irq);
+        }
+        if drained.0 {
+            self.console_drained();
         }
         let mut buf = [0u8; 16];
         buf[..bytes.len()].copy_from_slice(&bytes);

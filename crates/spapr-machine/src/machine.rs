@@ -25,6 +25,9 @@ use crate::nvram::Nvram;
 use crate::rtc::Rtc;
 use crate::vty::{ConsoleSink, Pulse, Vty};
 
+/// The host's "offer console input again" hook.
+type ConsoleDrained = Arc<dyn Fn() + Send + Sync>;
+
 /// First VIO `reg` QEMU hands out.
 pub const VIO_REG_BASE: u32 = 0x7100_0000;
 
@@ -174,6 +177,8 @@ pub struct Machine {
     pub(crate) control: Control,
     pub(crate) boot: Boot,
     pub(crate) logged_hcalls: Mutex<BTreeSet<u64>>,
+    /// Called when the guest drained console input the host was refused.
+    console_drained: Mutex<Option<ConsoleDrained>>,
     pub(crate) modes: Mutex<Modes>,
     /// Bumped whenever `modes` changes, so vCPU threads notice without
     /// taking its lock.
@@ -343,6 +348,7 @@ impl Machine {
                 append: boot.append,
             },
             logged_hcalls: Mutex::new(BTreeSet::new()),
+            console_drained: Mutex::new(None),
             modes: Mutex::new(Modes::default()),
             modes_epoch: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
@@ -531,12 +537,34 @@ impl Machine {
     }
 
     /// Console input from the host: buffered by the vty, which raises its
-    /// interrupt when its buffer was empty.
-    pub fn console_input(&self, bytes: &[u8]) {
-        if let Some(v) = &self.vty {
-            if v.push_input(bytes) == Pulse(true) {
-                self.pulse_irq(v.irq);
-            }
+    /// interrupt when its buffer was empty. Returns how many bytes it took
+    /// (all of them while its bounded backlog has room; none without a
+    /// vty); see [`Machine::set_console_drained`] for the rest.
+    pub fn console_input(&self, bytes: &[u8]) -> usize {
+        let Some(v) = &self.vty else { return 0 };
+        let (taken, pulse) = v.push_input(bytes);
+        if pulse == Pulse(true) {
+            self.pulse_irq(v.irq);
+        }
+        taken
+    }
+
+    /// How many bytes [`Machine::console_input`] would take now.
+    pub fn console_space(&self) -> usize {
+        self.vty.as_ref().map_or(0, |v| v.space())
+    }
+
+    /// What to call, on a vCPU thread and with no machine lock held, when
+    /// the guest has read enough of the console backlog after input was
+    /// refused: the host should offer its pending input again.
+    pub fn set_console_drained(&self, f: impl Fn() + Send + Sync + 'static) {
+        *self.console_drained.lock() = Some(Arc::new(f));
+    }
+
+    pub(crate) fn console_drained(&self) {
+        let f = self.console_drained.lock().clone();
+        if let Some(f) = f {
+            f();
         }
     }
 
