@@ -15,6 +15,7 @@ use crate::decode::{decode, ends_block, DecodeCtx, D, K};
 use crate::excp::Fault;
 use crate::mem::Access;
 use crate::regs::msr;
+use crate::shared::CpuShared;
 
 /// Longest block, in instructions.
 const MAX_BLOCK: usize = 128;
@@ -93,15 +94,27 @@ impl BlockCache {
         }
         let ea = cpu.nip;
         let ctx = block_ctx(cpu.msr);
+        if let Some(i) = self.chain(ea, ctx, &cpu.shared) {
+            return Ok(i);
+        }
         let slot = ((ea >> 2) as usize) & (JUMP_SIZE - 1);
-        let j = self.jump[slot];
+        self.lookup_slow(cpu, ea, ctx, slot)
+    }
+
+    /// The block at `ea` in context `ctx` if the jump table has it and its
+    /// page's code is unchanged; no translation, no decoding. The caller
+    /// guarantees the jump table is current (no translation flush since
+    /// the last [`BlockCache::lookup`]).
+    #[inline(always)]
+    pub fn chain(&self, ea: u64, ctx: u32, shared: &CpuShared) -> Option<u32> {
+        let j = &self.jump[((ea >> 2) as usize) & (JUMP_SIZE - 1)];
         if j.ea == ea && j.ctx == ctx {
             let b = &self.blocks[j.idx as usize];
-            if cpu.shared.page_gen(b.pa >> 12) == b.gen {
-                return Ok(j.idx);
+            if shared.page_gen(b.pa >> 12) == b.gen {
+                return Some(j.idx);
             }
         }
-        self.lookup_slow(cpu, ea, ctx, slot)
+        None
     }
 
     #[inline(never)]
@@ -162,6 +175,21 @@ impl BlockCache {
                     insns.push(d);
                     a = target;
                     continue;
+                }
+            }
+            // A conditional branch without CTR decrement right after a
+            // compare: both run in one dispatch.
+            if d.k == K::Bc && d.rt & 4 != 0 && !single {
+                if let Some(prev) = insns.last_mut() {
+                    if prev.off as u32 + 4 == d.off as u32 {
+                        prev.k = match prev.k {
+                            K::Cmp => K::CmpBc,
+                            K::Cmpi => K::CmpiBc,
+                            K::Cmpl => K::CmplBc,
+                            K::Cmpli => K::CmpliBc,
+                            k => k,
+                        };
+                    }
                 }
             }
             a += d.len as u64;

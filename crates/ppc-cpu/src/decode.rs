@@ -104,6 +104,12 @@ pub(crate) enum K {
     // Compares and CR.
     Cmp,
     Cmpl,
+    /// A compare fused with the `bc` (BO[2]=1) right after it, which stays
+    /// in the block as the next entry (decode-cache superinstructions).
+    CmpBc,
+    CmpiBc,
+    CmplBc,
+    CmpliBc,
     Cmprb,
     Cmpeqb,
     Setb,

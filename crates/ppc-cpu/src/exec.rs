@@ -5,6 +5,7 @@
 //! file hot; rarer groups call out to `lsu.rs` and `system.rs`.
 
 use crate::alu::*;
+use crate::cache::{block_ctx, BlockCache};
 use crate::cpu::Cpu;
 use crate::decode::{D, K};
 use crate::excp::Fault;
@@ -20,20 +21,59 @@ pub(crate) struct BlockEnd {
 }
 
 impl Cpu {
+    /// Runs the block `idx` of `cache` (at NIP), then the blocks its exits
+    /// lead to, as long as the jump table knows them and nothing needs the
+    /// run loop: stops once `icount` reaches `stop`, at a fault, or when
+    /// the MSR, this vCPU's translations, the machine's TLB generation or
+    /// (with `MSR[EE]`) a pending-event recheck changed. `icount` counts
+    /// the completed instructions; the fault (if any) is returned.
+    #[inline(never)]
+    pub(crate) fn exec_chain(
+        &mut self,
+        cache: &BlockCache,
+        mut idx: u32,
+        stop: u64,
+    ) -> Option<(Fault, u64, u8)> {
+        let msr0 = self.msr;
+        let epoch0 = self.xlate_epoch;
+        let ctx = block_ctx(msr0);
+        let ee = msr0 & msr::EE != 0;
+        loop {
+            let b = &cache.blocks[idx as usize];
+            let ea0 = self.nip;
+            let room = stop.saturating_sub(self.icount).min(u32::MAX as u64) as u32;
+            let end = self.exec_block(
+                &b.insns,
+                ea0,
+                (ea0 & !0xfff).wrapping_add(b.end_off as u64),
+                room,
+            );
+            self.icount += end.done as u64;
+            if end.fault.is_some() {
+                return end.fault;
+            }
+            if self.icount >= stop
+                || self.msr != msr0
+                || self.xlate_epoch != epoch0
+                || self.shared.tlb_gen() != self.tlb_gen_seen
+                || (ee && self.recheck)
+            {
+                return None;
+            }
+            idx = cache.chain(self.nip, ctx, &self.shared)?;
+        }
+    }
+
     /// Runs `insns` (decoded from EA `ea0` onwards); `end` is the EA after
     /// the last instruction. Sets NIP for the next block.
     ///
-    /// A block that branches back to its own start is re-run in place up
-    /// to `loops` more times (the caller bounds it by the budget and by how
-    /// often interrupts must be polled), saving the lookup of tight loops.
-    #[inline(never)]
-    pub(crate) fn exec_block(
-        &mut self,
-        insns: &[D],
-        ea0: u64,
-        end: u64,
-        mut loops: u32,
-    ) -> BlockEnd {
+    /// A block that branches back to its own start is re-run in place
+    /// while the instructions done stay within `room` (the caller bounds it
+    /// by the budget and by how often interrupts must be polled), saving
+    /// the lookup of tight loops.
+    #[inline(always)]
+    fn exec_block(&mut self, insns: &[D], ea0: u64, end: u64, room: u32) -> BlockEnd {
+        let n = insns.len() as u32;
         macro_rules! r {
             ($i:expr) => {
                 self.g[($i & 63) as usize]
@@ -135,20 +175,54 @@ impl Cpu {
                         rct!(v);
                     }};
                 }
-                macro_rules! branch {
-                    ($target:expr) => {{
+                // A branch by the instruction at index `$at` of the block.
+                macro_rules! branch_at {
+                    ($target:expr, $at:expr) => {{
                         let t = $target & self.ea_mask;
-                        if t == ea0 && loops > 0 {
-                            loops -= 1;
-                            base += i as u32 + 1;
+                        let done = $at as u32 + 1;
+                        if t == ea0 && base + done + n <= room {
+                            base += done;
                             continue 'again;
                         }
                         self.nip = t;
                         return BlockEnd {
-                            done: base + i as u32 + 1,
+                            done: base + done,
                             fault: None,
                         };
                     }};
+                }
+                macro_rules! cmp_bc {
+                    ($b:expr, $signed:expr) => {{
+                        let (a, b) = (r!(d.ra), $b);
+                        let c = match ($signed, d.rt == 1) {
+                            (true, true) => self.cmp_s(a as i64, b as i64),
+                            (true, false) => self.cmp_s(a as i32 as i64, b as i32 as i64),
+                            (false, true) => self.cmp_u(a, b),
+                            (false, false) => self.cmp_u(a & 0xffff_ffff, b & 0xffff_ffff),
+                        };
+                        self.set_crf(d.x as u32, c);
+                        let d2 = &insns[i + 1];
+                        let p = (ea0 & !0xfff) | d2.off as u64;
+                        let bo = d2.rt;
+                        let taken = bo & 0x10 != 0
+                            || ((self.cr >> (31 - d2.ra as u32)) & 1 != 0) == (bo & 8 != 0);
+                        if d2.x & 1 != 0 {
+                            self.lr = p.wrapping_add(4) & self.ea_mask;
+                        }
+                        let target = if !taken {
+                            p.wrapping_add(4)
+                        } else if d2.x & 2 != 0 {
+                            d2.imm
+                        } else {
+                            p.wrapping_add(d2.imm)
+                        };
+                        branch_at!(target, i + 1)
+                    }};
+                }
+                macro_rules! branch {
+                    ($target:expr) => {
+                        branch_at!($target, i)
+                    };
                 }
                 let ca = self.ca as u64;
                 match d.k {
@@ -193,6 +267,12 @@ impl Cpu {
                         };
                         self.set_crf(d.x as u32, c);
                     }
+                    // A compare and the plain conditional branch after it
+                    // (BO without CTR decrement), in one dispatch.
+                    K::CmpBc => cmp_bc!(r!(d.rb), true),
+                    K::CmpiBc => cmp_bc!(d.imm, true),
+                    K::CmplBc => cmp_bc!(r!(d.rb), false),
+                    K::CmpliBc => cmp_bc!(d.imm, false),
                     K::Add => xo_add!(r!(d.ra), r!(d.rb), 0, false),
                     K::Addc => xo_add!(r!(d.ra), r!(d.rb), 0, true),
                     K::Adde => xo_add!(r!(d.ra), r!(d.rb), ca, true),

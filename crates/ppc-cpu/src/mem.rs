@@ -224,26 +224,24 @@ fn transmute_n<const M: usize, const N: usize>(a: [u8; M]) -> [u8; N] {
 /// Interprets `N` memory-order bytes as an integer.
 #[inline(always)]
 pub(crate) fn from_bytes<const N: usize>(b: [u8; N], le: bool) -> u64 {
-    let mut v = 0u64;
+    let mut x = [0u8; 8];
     if le {
-        for i in (0..N).rev() {
-            v = (v << 8) | b[i] as u64;
-        }
+        x[..N].copy_from_slice(&b);
+        u64::from_le_bytes(x)
     } else {
-        for x in b {
-            v = (v << 8) | x as u64;
-        }
+        x[8 - N..].copy_from_slice(&b);
+        u64::from_be_bytes(x)
     }
-    v
 }
 
 /// Lays an integer out as `N` memory-order bytes.
 #[inline(always)]
 pub(crate) fn to_bytes<const N: usize>(v: u64, le: bool) -> [u8; N] {
     let mut b = [0u8; N];
-    for (i, x) in b.iter_mut().enumerate() {
-        let sh = if le { 8 * i } else { 8 * (N - 1 - i) };
-        *x = (v >> sh) as u8;
+    if le {
+        b.copy_from_slice(&v.to_le_bytes()[..N]);
+    } else {
+        b.copy_from_slice(&v.to_be_bytes()[8 - N..]);
     }
     b
 }

@@ -121,6 +121,9 @@ impl std::fmt::Debug for Vcpu {
 
 /// Instructions between decrementer polls while nothing else forces one.
 const TIMER_POLL: u64 = 4096;
+/// Instructions a chain of blocks runs with `MSR[EE]` set before the run
+/// loop polls the external, decrementer and doorbell inputs again.
+const EE_CHAIN: u64 = 256;
 
 impl Vcpu {
     /// A vCPU of `model` with processor id `pir`, on guest RAM `mem`,
@@ -287,29 +290,19 @@ impl Vcpu {
                 }
             };
             let msr_before = self.cpu.msr;
-            let block = &self.cache.blocks[idx as usize];
-            let first = block.insns[0].k;
-            // Tight loops re-run in place; bounded by the budget and, with
-            // EE set, by how often interrupts must be polled.
-            let n = block.insns.len() as u64;
-            let max_loops = if msr_before & (msr::EE | msr::SE | msr::BE) != 0 {
-                if msr_before & (msr::SE | msr::BE) != 0 {
-                    0
-                } else {
-                    8
-                }
+            let traced = msr_before & (msr::SE | msr::BE) != 0;
+            let first = self.cache.blocks[idx as usize].insns[0].k;
+            // A traced block is one instruction and runs alone; with EE set
+            // the chain returns often enough for interrupts to be polled.
+            let stop = if traced {
+                self.cpu.icount + 1
+            } else if msr_before & msr::EE != 0 {
+                limit.min(self.cpu.icount + EE_CHAIN)
             } else {
-                256
+                limit
             };
-            let loops = ((limit - self.cpu.icount) / n).min(max_loops) as u32;
-            let end = self.cpu.exec_block(
-                &block.insns,
-                pc,
-                (pc & !0xfff).wrapping_add(block.end_off as u64),
-                loops,
-            );
-            self.cpu.icount += end.done as u64;
-            if let Some((f, fpc, len)) = end.fault {
+            let fault = self.cpu.exec_chain(&self.cache, idx, stop);
+            if let Some((f, fpc, len)) = fault {
                 if !matches!(f, Fault::Hcall | Fault::Idle) {
                     // The faulting instruction counts against the budget.
                     self.cpu.icount += 1;
@@ -319,7 +312,7 @@ impl Vcpu {
                 }
                 continue;
             }
-            if msr_before & (msr::SE | msr::BE) != 0 {
+            if traced {
                 self.trace(msr_before, first, pc);
             }
         }

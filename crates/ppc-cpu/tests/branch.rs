@@ -113,3 +113,99 @@ fn addresses_stay_right_after_a_branch_followed_at_decode_time() {
     assert_eq!(m.g(5), CODE + 16);
     assert_eq!(m.g(7), 7);
 }
+
+/// D-form word.
+fn dform(op: u32, rt: u32, ra: u32, imm: i32) -> u32 {
+    (op << 26) | (rt << 21) | (ra << 16) | (imm as u32 & 0xffff)
+}
+
+#[test]
+fn compare_then_branch_pairs_set_cr_and_branch_for_every_compare_kind() {
+    // The decoder runs a compare and the bc after it as one unit; the CR
+    // fields and the branch outcomes must be those of the two instructions.
+    let mut m = machine("power9", 1 << 20);
+    let cmpw = |bf: u32, ra: u32, rb: u32| x(bf << 2, ra, rb, 0, false);
+    let cmplw = |bf: u32, ra: u32, rb: u32| x(bf << 2, ra, rb, 32, false);
+    let mut w = load_imm64(3, 0xffff_ffff_0000_0001).to_vec();
+    w.extend([
+        li(4, 2),
+        cmpd(1, 3, 4), // signed 64: r3 < r4
+        bt(1, 0, 8),
+        li(10, 1),     // skipped
+        cmpw(2, 3, 4), // signed 32: 1 < 2
+        bt(2, 0, 8),
+        li(11, 1),      // skipped
+        cmpld(3, 3, 4), // unsigned 64: r3 > r4
+        bt(3, 1, 8),
+        li(12, 1),      // skipped
+        cmplw(4, 3, 4), // unsigned 32: 1 < 2, bgt not taken
+        bt(4, 1, 8),
+        li(13, 1),                   // runs
+        dform(11, 5 << 2 | 1, 4, 2), // cmpdi cr5,r4,2
+        bf(5, 2, 8),                 // bne: not taken
+        li(14, 1),                   // runs
+        dform(10, 6 << 2 | 1, 4, 3), // cmpldi cr6,r4,3
+        bt(6, 0, 8) | 1,             // bltl: taken, links
+        li(15, 1),                   // skipped
+        mflr(16),
+        mfcr(17),
+    ]);
+    done(m.run(&w));
+    assert_eq!(
+        (m.g(10), m.g(11), m.g(12), m.g(13), m.g(14), m.g(15)),
+        (0, 0, 0, 1, 1, 0)
+    );
+    // bltl sits at index 22 of the code (5 words of load_imm64 + 17).
+    assert_eq!(m.g(16), CODE + 4 * 23);
+    assert_eq!(m.g(17), 0x0884_8280);
+}
+
+#[test]
+fn chained_blocks_count_every_instruction() {
+    // A call-heavy loop runs as a chain of cached blocks; the retired
+    // instruction count stays exact (fused compare/branch pairs count 2).
+    let mut m = machine("power9", 1 << 20);
+    let iterations = 30_000u64;
+    let before = m.vcpu.instructions();
+    done(m.run(&[
+        li(3, 0),
+        li(4, 0),
+        bl(20), // loop (CODE + 8): call f
+        addi(4, 4, 1),
+        cmpdi(0, 4, iterations as i32),
+        bt(0, 0, -12), // blt loop
+        b(12),         // -> sc 1 at CODE + 36
+        addi(3, 3, 3), // f (CODE + 28)
+        blr(),
+    ]));
+    assert_eq!((m.g(3), m.g(4)), (3 * iterations, iterations));
+    // 2 before the loop, 6 per iteration, the final b, and the sc.
+    assert_eq!(m.vcpu.instructions() - before, 2 + 6 * iterations + 1 + 1);
+}
+
+#[test]
+fn a_chained_loop_sees_its_callee_patched_without_leaving_the_chain() {
+    // The loop calls a subroutine on another page; in iteration 5 it
+    // rewrites the subroutine (no icbi). Every later call runs the new code.
+    let mut m = machine("power9", 1 << 20);
+    let sub = 0x5000;
+    m.load(sub, &[li(5, 1), blr()], false);
+    let patch = li(5, 2);
+    done(m.run(&[
+        li(3, 0),
+        li(4, 0),
+        li(9, sub as i32),
+        addis(10, 0, (patch >> 16) as i32),
+        ori(10, 10, patch & 0xffff),
+        mtctr(9),    // loop (CODE + 20)
+        0x4e80_0421, // bctrl
+        add(3, 3, 5),
+        addi(4, 4, 1),
+        cmpdi(0, 4, 5),
+        bf(0, 2, 8), // bne skip
+        stw(10, 9, 0),
+        cmpdi(0, 4, 10), // skip
+        bt(0, 0, -32),   // blt loop
+    ]));
+    assert_eq!(m.g(3), 5 + 5 * 2);
+}
