@@ -209,9 +209,9 @@ impl Logs {
     }
 
     /// A growth figure that stands the load of a shared host: intc-xics'
-    /// and the machine bench's interleaved medians ("<large>: interleaved
-    /// median X ns/cycle (Yx the smallest size)", "PERF growth <large> Y"),
-    /// or intc-xive's one-thread CPU-time medians ("  <id>: 1 thread X, ...").
+    /// and the machine bench's interleaved medians (`<large>: interleaved
+    /// median X ns/cycle (Yx the smallest size)`, `PERF growth <large> Y`),
+    /// or intc-xive's one-thread CPU-time medians (`  <id>: 1 thread X, ...`).
     pub fn robust_growth(&self, small: &str, large: &str) -> Option<(f64, &'static str)> {
         let xics = format!("{large}: interleaved median ");
         let ours = format!("PERF growth {large} ");
