@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::mem::{Ram, Tlb};
+use crate::mmu::{PwcEntry, PWC_EMPTY, PWC_SIZE};
 use crate::model::{CpuModel, IsaLevel};
 use crate::regs::{lpcr, msr, xer};
 use crate::shared::{CpuShared, SmtCore};
@@ -57,6 +58,8 @@ pub(crate) struct Cpu {
     /// Cached: data MMU context index (DR, PR).
     pub dctx: usize,
     pub tlb: Tlb,
+    /// Radix page-walk cache (flushed with the TLB).
+    pub pwc: [PwcEntry; PWC_SIZE],
     pub ram: Ram,
     pub shared: Arc<CpuShared>,
     /// Set by stores that hit decoded code: ends the current block.
@@ -222,6 +225,7 @@ impl Cpu {
     /// Drops every cached translation of this vCPU.
     pub fn flush_translations(&mut self) {
         self.tlb.flush();
+        self.pwc = [PWC_EMPTY; PWC_SIZE];
         self.xlate_epoch = self.xlate_epoch.wrapping_add(1);
     }
 

@@ -224,7 +224,6 @@ impl Cpu {
                         branch_at!($target, i)
                     };
                 }
-                let ca = self.ca as u64;
                 match d.k {
                     K::Addi => r!(d.rt) = r!(d.ra).wrapping_add(d.imm),
                     K::Addic => {
@@ -275,14 +274,14 @@ impl Cpu {
                     K::CmpliBc => cmp_bc!(d.imm, false),
                     K::Add => xo_add!(r!(d.ra), r!(d.rb), 0, false),
                     K::Addc => xo_add!(r!(d.ra), r!(d.rb), 0, true),
-                    K::Adde => xo_add!(r!(d.ra), r!(d.rb), ca, true),
-                    K::Addme => xo_add!(r!(d.ra), u64::MAX, ca, true),
-                    K::Addze => xo_add!(r!(d.ra), 0, ca, true),
+                    K::Adde => xo_add!(r!(d.ra), r!(d.rb), self.ca as u64, true),
+                    K::Addme => xo_add!(r!(d.ra), u64::MAX, self.ca as u64, true),
+                    K::Addze => xo_add!(r!(d.ra), 0, self.ca as u64, true),
                     K::Subf => xo_add!(!r!(d.ra), r!(d.rb), 1, false),
                     K::Subfc => xo_add!(!r!(d.ra), r!(d.rb), 1, true),
-                    K::Subfe => xo_add!(!r!(d.ra), r!(d.rb), ca, true),
-                    K::Subfme => xo_add!(!r!(d.ra), u64::MAX, ca, true),
-                    K::Subfze => xo_add!(!r!(d.ra), 0, ca, true),
+                    K::Subfe => xo_add!(!r!(d.ra), r!(d.rb), self.ca as u64, true),
+                    K::Subfme => xo_add!(!r!(d.ra), u64::MAX, self.ca as u64, true),
+                    K::Subfze => xo_add!(!r!(d.ra), 0, self.ca as u64, true),
                     K::Neg => xo_add!(!r!(d.ra), 0, 1, false),
                     K::Mullw => {
                         let p = (r!(d.ra) as i32 as i64).wrapping_mul(r!(d.rb) as i32 as i64);

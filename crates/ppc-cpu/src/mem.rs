@@ -269,7 +269,7 @@ impl Cpu {
     /// Loads an `N`-byte integer at `ea` in the current data endianness.
     #[inline(always)]
     pub fn ld<const N: usize>(&mut self, ea: u64) -> Result<u64, Fault> {
-        let e = &self.tlb.sets[self.dctx][((ea >> 12) as usize) & (TLB_SIZE - 1)];
+        let e = &self.tlb.sets[self.dctx & 3][((ea >> 12) as usize) & (TLB_SIZE - 1)];
         if e.tag_r == ea & (!0xfff | (N as u64 - 1)) {
             let h = e.addend.wrapping_add(ea as usize);
             // SAFETY: the TLB only holds entries for RAM pages (filled in
@@ -284,7 +284,7 @@ impl Cpu {
     /// Stores the low `N` bytes of `v` at `ea` in the current endianness.
     #[inline(always)]
     pub fn st<const N: usize>(&mut self, ea: u64, v: u64) -> Result<(), Fault> {
-        let e = &self.tlb.sets[self.dctx][((ea >> 12) as usize) & (TLB_SIZE - 1)];
+        let e = &self.tlb.sets[self.dctx & 3][((ea >> 12) as usize) & (TLB_SIZE - 1)];
         if e.tag_w == ea & (!0xfff | (N as u64 - 1)) {
             let h = e.addend.wrapping_add(ea as usize);
             // SAFETY: as in `ld`; write entries exist only for writable RAM
@@ -300,7 +300,7 @@ impl Cpu {
             return;
         };
         let page = ea & !0xfff;
-        let e = &mut self.tlb.sets[self.dctx][((ea >> 12) as usize) & (TLB_SIZE - 1)];
+        let e = &mut self.tlb.sets[self.dctx & 3][((ea >> 12) as usize) & (TLB_SIZE - 1)];
         e.tag_r = page;
         e.tag_w = if writable && !self.shared.is_code(pa >> 12) {
             page

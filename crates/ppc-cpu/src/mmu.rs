@@ -30,6 +30,38 @@ mod pte {
     pub const NLS: u64 = 0x1f;
 }
 
+/// Page-walk-cache entries (direct mapped by EA bits 21 and up).
+pub(crate) const PWC_SIZE: usize = 16;
+
+/// One page-walk-cache entry: where the radix walk for one region of one
+/// PID continues (the table of the last level), so that a TLB miss in that
+/// region reads only the leaf PTE. Like the hardware's page-walk cache it
+/// holds directory entries only; every cached entry is dropped with the
+/// TLB (tlbie, PIDR or process-table changes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PwcEntry {
+    valid: bool,
+    /// `ea >> shift` (quadrant bits included).
+    tag: u64,
+    pid: u64,
+    /// Walk state on entry to the cached level.
+    base: u64,
+    nls: u64,
+    shift: u32,
+    level: u32,
+}
+
+/// An empty page-walk-cache entry.
+pub(crate) const PWC_EMPTY: PwcEntry = PwcEntry {
+    valid: false,
+    tag: 0,
+    pid: 0,
+    base: 0,
+    nls: 0,
+    shift: 0,
+    level: 0,
+};
+
 /// Outcome of a radix walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RadixTranslation {
@@ -109,30 +141,43 @@ impl Cpu {
             3 => 0,
             _ => return Err(WalkError::Segment),
         };
-        let Some((table, size)) = self.shared.process_table() else {
-            return Err(WalkError::Segment);
-        };
-        let off = pid * 16;
-        if off >= size {
-            return Err(WalkError::Storage(dsisr::NOPTE));
-        }
-        let dw0 = self
-            .ram
-            .read_be64(table + off)
-            .ok_or(WalkError::Storage(dsisr::NOPTE))?;
-        let tree_bits = rts(dw0);
         let eff = ea & 0x3fff_ffff_ffff_ffff;
-        if tree_bits < 62 && eff >> tree_bits != 0 {
-            return Err(WalkError::Segment);
-        }
-        let mut base = dw0 & 0x0fff_ffff_ffff_ff00;
-        let mut nls = dw0 & pte::NLS;
-        let mut psize = tree_bits;
-        let mut level = 0;
+        let slot = ((ea >> 21) as usize) & (PWC_SIZE - 1);
+        let e = self.pwc[slot];
+        let (mut base, mut nls, mut psize, mut level) =
+            if e.valid && e.pid == pid && ea >> e.shift == e.tag {
+                (e.base, e.nls, e.shift, e.level)
+            } else {
+                let Some((table, size)) = self.shared.process_table() else {
+                    return Err(WalkError::Segment);
+                };
+                let off = pid * 16;
+                if off >= size {
+                    return Err(WalkError::Storage(dsisr::NOPTE));
+                }
+                let dw0 = self
+                    .ram
+                    .read_be64(table + off)
+                    .ok_or(WalkError::Storage(dsisr::NOPTE))?;
+                let tree_bits = rts(dw0);
+                if tree_bits < 62 && eff >> tree_bits != 0 {
+                    return Err(WalkError::Segment);
+                }
+                (dw0 & 0x0fff_ffff_ffff_ff00, dw0 & pte::NLS, tree_bits, 0)
+            };
         let (leaf, pte_addr) = loop {
             if !valid_level(level, psize, nls) {
                 return Err(WalkError::Storage(dsisr::BAD_CONFIG));
             }
+            let entry = PwcEntry {
+                valid: true,
+                tag: ea >> psize,
+                pid,
+                base,
+                nls,
+                shift: psize,
+                level,
+            };
             level += 1;
             psize -= nls as u32;
             let index = (eff >> psize) & ((1u64 << nls) - 1);
@@ -145,6 +190,9 @@ impl Cpu {
                 return Err(WalkError::Storage(dsisr::NOPTE));
             }
             if pde & pte::LEAF != 0 {
+                if entry.level > 0 {
+                    self.pwc[slot] = entry;
+                }
                 break (pde, addr);
             }
             base = pde & pte::NLB;

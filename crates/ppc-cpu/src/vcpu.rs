@@ -150,6 +150,7 @@ impl Vcpu {
             ea_mask: u64::MAX,
             dctx: 0,
             tlb: Tlb::new(),
+            pwc: [crate::mmu::PWC_EMPTY; crate::mmu::PWC_SIZE],
             ram: Ram::new(mem),
             shared,
             stop_block: false,

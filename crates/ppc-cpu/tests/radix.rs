@@ -265,3 +265,51 @@ fn ail3_relocates_interrupt_vectors() {
     assert!(matches!(e, VcpuExit::Hcall { .. }), "{e:?}");
     assert_eq!(m.vcpu.nip(), 0x704);
 }
+
+#[test]
+fn a_directory_change_is_seen_after_tlbie_despite_the_page_walk_cache() {
+    // Two pages of one 2 MiB region: the first walk caches where the last
+    // level is. The guest then points that directory entry at a new table
+    // and runs tlbie: the next miss must walk the new table.
+    let (mut m, mut next) = radix_machine();
+    m.write_u64_be(0x40_5000, 1);
+    m.write_u64_be(0x40_6000, 2);
+    // Not in the page-walk-cache slot of the code at 0x9000.
+    let ea = 0x50a0_0000u64;
+    map(&m, &mut next, ea, 0x40_5000, 12, READ | RW | R | C);
+    map(&m, &mut next, ea + 0x1000, 0x40_5000, 12, READ | RW | R | C);
+    let load = |m: &mut Machine, at: u64| {
+        let mut w = load_imm64(3, at).to_vec();
+        w.extend([ld(4, 3, 0), sc(1)]);
+        m.load(0x9000, &w, false);
+        m.vcpu.set_nip(0x9000);
+        let e = m.resume();
+        assert!(matches!(e, VcpuExit::Hcall { .. }), "{e:?}");
+        m.g(4)
+    };
+    assert_eq!(load(&mut m, ea), 1);
+    assert_eq!(load(&mut m, ea + 0x1000), 1);
+    // The level-2 entry for `ea` (root from the process table).
+    let nlb = |pde: u64| pde & 0x0fff_ffff_ffff_ff00;
+    let root = nlb(m.read_u64_be(PRTB + 16));
+    let t1 = nlb(m.read_u64_be(root + 8 * ((ea >> 39) & 0x1fff)));
+    let t2 = nlb(m.read_u64_be(t1 + 8 * ((ea >> 30) & 0x1ff)));
+    let slot = t2 + 8 * ((ea >> 21) & 0x1ff);
+    let new_table = 0x60_0000u64;
+    for i in 0..512 {
+        m.write_u64_be(new_table + 8 * i, 0);
+    }
+    let leaf = VALID | LEAF | 0x40_6000 | READ | RW | R | C;
+    m.write_u64_be(new_table + 8 * ((ea + 0x1000) >> 12 & 0x1ff), leaf);
+    m.write_u64_be(slot, VALID | new_table | 9);
+    let e = m.run(&[li(5, 0), tlbie(5, 5), sync()]);
+    assert!(matches!(e, VcpuExit::Hcall { .. }), "{e:?}");
+    assert_eq!(load(&mut m, ea + 0x1000), 2);
+    // The first page is not in the new table: DSI.
+    let mut w = load_imm64(3, ea).to_vec();
+    w.extend([ld(4, 3, 0), sc(1)]);
+    m.load(0x9000, &w, false);
+    m.vcpu.set_nip(0x9000);
+    let e = m.resume();
+    expect_vector(&m, e, vector::DSI);
+}
