@@ -181,14 +181,18 @@ impl BlockCache {
             // compare: both run in one dispatch.
             if d.k == K::Bc && d.rt & 4 != 0 && !single {
                 if let Some(prev) = insns.last_mut() {
-                    if prev.off as u32 + 4 == d.off as u32 {
-                        prev.k = match prev.k {
-                            K::Cmp => K::CmpBc,
-                            K::Cmpi => K::CmpiBc,
-                            K::Cmpl => K::CmplBc,
-                            K::Cmpli => K::CmpliBc,
-                            k => k,
-                        };
+                    let fused = match prev.k {
+                        K::Cmp => Some(K::CmpBc),
+                        K::Cmpi => Some(K::CmpiBc),
+                        K::Cmpl => Some(K::CmplBc),
+                        K::Cmpli => Some(K::CmpliBc),
+                        _ => None,
+                    };
+                    if let (Some(k), true) = (fused, prev.off as u32 + 4 == d.off as u32) {
+                        prev.k = k;
+                        // The fused forms take the operand shift that makes
+                        // a 32-bit compare (L=0) a 64-bit one.
+                        prev.rt = if prev.rt == 1 { 0 } else { 32 };
                     }
                 }
             }

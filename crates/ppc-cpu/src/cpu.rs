@@ -42,7 +42,9 @@ pub(crate) struct MmioReplay {
 pub(crate) struct Cpu {
     /// GPRs 0..31 plus the zero pseudo register at 32.
     pub g: [u64; 64],
-    pub cr: u32,
+    /// CR as its eight 4-bit fields (LT, GT, EQ, SO from bit 3 down), one
+    /// byte each so that compares store a byte and branches test one.
+    pub crf: [u8; 8],
     /// XER without CA/CA32 (SO, OV, OV32, byte count).
     pub xer: u64,
     pub ca: bool,
@@ -153,14 +155,41 @@ impl Cpu {
     /// Sets a CR field (0..7) to `v` (4 bits).
     #[inline]
     pub fn set_crf(&mut self, f: u32, v: u32) {
-        let sh = 28 - 4 * f;
-        self.cr = (self.cr & !(0xf << sh)) | ((v & 0xf) << sh);
+        self.crf[(f & 7) as usize] = (v & 0xf) as u8;
+    }
+
+    /// The 32-bit CR.
+    pub fn get_cr(&self) -> u32 {
+        self.crf
+            .iter()
+            .fold(0, |cr, &f| (cr << 4) | (f & 0xf) as u32)
+    }
+
+    /// Sets the 32-bit CR.
+    pub fn put_cr(&mut self, v: u32) {
+        for (i, f) in self.crf.iter_mut().enumerate() {
+            *f = ((v >> (28 - 4 * i)) & 0xf) as u8;
+        }
+    }
+
+    /// CR bit `bi` (0 = CR0[LT] .. 31 = CR7[SO]).
+    #[inline]
+    pub fn cr_bit(&self, bi: u32) -> bool {
+        self.crf[((bi >> 2) & 7) as usize] & (8 >> (bi & 3)) != 0
+    }
+
+    /// Sets CR bit `bi` to `v`.
+    #[inline]
+    pub fn set_cr_bit(&mut self, bi: u32, v: bool) {
+        let f = &mut self.crf[((bi >> 2) & 7) as usize];
+        let m = 8u8 >> (bi & 3);
+        *f = if v { *f | m } else { *f & !m };
     }
 
     /// CR field `f`.
     #[inline]
     pub fn crf(&self, f: u32) -> u32 {
-        (self.cr >> (28 - 4 * f)) & 0xf
+        self.crf[(f & 7) as usize] as u32
     }
 
     /// CR0 from a result (compared as 64- or 32-bit signed per `MSR[SF]`).
@@ -178,7 +207,7 @@ impl Cpu {
         } else {
             2
         };
-        self.cr = (self.cr & 0x0fff_ffff) | ((c | self.so()) << 28);
+        self.crf[0] = (c | self.so()) as u8;
     }
 
     /// Signed compare result bits (LT/GT/EQ) plus SO.

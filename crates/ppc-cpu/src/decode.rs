@@ -105,7 +105,8 @@ pub(crate) enum K {
     Cmp,
     Cmpl,
     /// A compare fused with the `bc` (BO[2]=1) right after it, which stays
-    /// in the block as the next entry (decode-cache superinstructions).
+    /// in the block as the next entry (decode-cache superinstructions);
+    /// `rt` is 0 for L=1 and 32 for L=0 (operand shift).
     CmpBc,
     CmpiBc,
     CmplBc,

@@ -193,19 +193,19 @@ impl Cpu {
                 }
                 macro_rules! cmp_bc {
                     ($b:expr, $signed:expr) => {{
-                        let (a, b) = (r!(d.ra), $b);
-                        let c = match ($signed, d.rt == 1) {
-                            (true, true) => self.cmp_s(a as i64, b as i64),
-                            (true, false) => self.cmp_s(a as i32 as i64, b as i32 as i64),
-                            (false, true) => self.cmp_u(a, b),
-                            (false, false) => self.cmp_u(a & 0xffff_ffff, b & 0xffff_ffff),
+                        // rt holds 0 (L=1) or 32 (L=0): a 32-bit compare
+                        // orders the low words moved to the top.
+                        let (a, b) = (r!(d.ra) << d.rt, $b << d.rt);
+                        let c = if $signed {
+                            self.cmp_s(a as i64, b as i64)
+                        } else {
+                            self.cmp_u(a, b)
                         };
                         self.set_crf(d.x as u32, c);
                         let d2 = &insns[i + 1];
                         let p = (ea0 & !0xfff) | d2.off as u64;
                         let bo = d2.rt;
-                        let taken = bo & 0x10 != 0
-                            || ((self.cr >> (31 - d2.ra as u32)) & 1 != 0) == (bo & 8 != 0);
+                        let taken = bo & 0x10 != 0 || self.cr_bit(d2.ra as u32) == (bo & 8 != 0);
                         if d2.x & 1 != 0 {
                             self.lr = p.wrapping_add(4) & self.ea_mask;
                         }
@@ -488,7 +488,7 @@ impl Cpu {
                         };
                     }
                     K::Setbc => {
-                        let bit = (self.cr >> (31 - d.ra as u32)) & 1 != 0;
+                        let bit = self.cr_bit(d.ra as u32);
                         let set = bit ^ (d.x & 1 != 0);
                         r!(d.rt) = match (set, d.x >= 2) {
                             (false, _) => 0,
@@ -497,7 +497,7 @@ impl Cpu {
                         };
                     }
                     K::Isel => {
-                        let bit = (self.cr >> (31 - d.x as u32)) & 1 != 0;
+                        let bit = self.cr_bit(d.x as u32);
                         r!(d.rt) = if bit { r!(d.ra) } else { r!(d.rb) };
                     }
                     K::Mcrf => {
@@ -512,8 +512,8 @@ impl Cpu {
                         self.set_crf(d.x as u32, v);
                     }
                     K::CrLogic => {
-                        let a = (self.cr >> (31 - d.ra as u32)) & 1;
-                        let b = (self.cr >> (31 - d.rb as u32)) & 1;
+                        let a = self.cr_bit(d.ra as u32) as u32;
+                        let b = self.cr_bit(d.rb as u32) as u32;
                         let v = match d.x {
                             1 => !(a | b),
                             4 => a & !b,
@@ -524,15 +524,14 @@ impl Cpu {
                             13 => a | !b,
                             _ => a | b,
                         } & 1;
-                        let sh = 31 - d.rt as u32;
-                        self.cr = (self.cr & !(1 << sh)) | (v << sh);
+                        self.set_cr_bit(d.rt as u32, v != 0);
                     }
-                    K::Mfcr => r!(d.rt) = self.cr as u64,
+                    K::Mfcr => r!(d.rt) = self.get_cr() as u64,
                     K::Mfocrf => {
                         let m = d.imm as u32;
                         if m != 0 && m & (m - 1) == 0 {
                             let f = 7 - m.trailing_zeros();
-                            r!(d.rt) = (self.cr & (0xf << (28 - 4 * f))) as u64;
+                            r!(d.rt) = (self.get_cr() & (0xf << (28 - 4 * f))) as u64;
                         }
                     }
                     K::Mtcrf => {
@@ -544,7 +543,8 @@ impl Cpu {
                                 mask |= 0xf << (28 - 4 * f);
                             }
                         }
-                        self.cr = (self.cr & !mask) | (v & mask);
+                        let cr = (self.get_cr() & !mask) | (v & mask);
+                        self.put_cr(cr);
                     }
                     K::Addpcis => r!(d.rt) = pc().wrapping_add(4).wrapping_add(d.imm),
                     K::Lbz => load!(1, |v| v),
@@ -617,8 +617,7 @@ impl Cpu {
                         } else {
                             true
                         };
-                        let cond_ok = bo & 0x10 != 0
-                            || ((self.cr >> (31 - d.ra as u32)) & 1 != 0) == (bo & 8 != 0);
+                        let cond_ok = bo & 0x10 != 0 || self.cr_bit(d.ra as u32) == (bo & 8 != 0);
                         let target = match d.k {
                             K::Bc => {
                                 if d.x & 2 != 0 {

@@ -79,7 +79,7 @@ impl Vcpu {
         VcpuState {
             pvr: c.model.pvr,
             gpr,
-            cr: c.cr,
+            cr: c.get_cr(),
             xer: c.get_xer(),
             lr: c.lr,
             ctr: c.ctr,
@@ -120,7 +120,7 @@ impl Vcpu {
         self.reset();
         let c = &mut self.cpu;
         c.g[..32].copy_from_slice(&s.gpr);
-        c.cr = s.cr;
+        c.put_cr(s.cr);
         c.put_xer(s.xer);
         c.lr = s.lr;
         c.ctr = s.ctr;

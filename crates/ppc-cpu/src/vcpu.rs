@@ -138,7 +138,7 @@ impl Vcpu {
     ) -> Vcpu {
         let cpu = Cpu {
             g: [0; 64],
-            cr: 0,
+            crf: [0; 8],
             xer: 0,
             ca: false,
             ca32: false,
@@ -206,7 +206,7 @@ impl Vcpu {
     pub fn reset(&mut self) {
         let c = &mut self.cpu;
         c.g = [0; 64];
-        c.cr = 0;
+        c.crf = [0; 8];
         c.xer = 0;
         c.ca = false;
         c.ca32 = false;

@@ -104,7 +104,7 @@ impl Vcpu {
 
     /// CR.
     pub fn cr(&self) -> u32 {
-        self.cpu.cr
+        self.cpu.get_cr()
     }
 
     /// XER.
