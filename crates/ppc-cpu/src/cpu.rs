@@ -40,8 +40,9 @@ pub(crate) struct MmioReplay {
 
 /// Architected and implementation state of one hardware thread.
 pub(crate) struct Cpu {
-    /// GPRs 0..31 plus the zero pseudo register at 32.
-    pub g: [u64; 64],
+    /// GPRs 0..31 plus the zero pseudo register at 32; 256 entries so
+    /// that any `u8` operand index needs no mask or bounds check.
+    pub g: [u64; 256],
     /// CR as its eight 4-bit fields (LT, GT, EQ, SO from bit 3 down), one
     /// byte each so that compares store a byte and branches test one.
     pub crf: [u8; 8],

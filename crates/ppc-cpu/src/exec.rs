@@ -76,7 +76,7 @@ impl Cpu {
         let n = insns.len() as u32;
         macro_rules! r {
             ($i:expr) => {
-                self.g[($i & 63) as usize]
+                self.g[($i as u8) as usize]
             };
         }
         let mut base = 0u32;

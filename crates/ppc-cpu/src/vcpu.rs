@@ -137,7 +137,7 @@ impl Vcpu {
         pir: u32,
     ) -> Vcpu {
         let cpu = Cpu {
-            g: [0; 64],
+            g: [0; 256],
             crf: [0; 8],
             xer: 0,
             ca: false,
@@ -205,7 +205,7 @@ impl Vcpu {
     /// says. Reservations, caches and TLBs are dropped.
     pub fn reset(&mut self) {
         let c = &mut self.cpu;
-        c.g = [0; 64];
+        c.g = [0; 256];
         c.crf = [0; 8];
         c.xer = 0;
         c.ca = false;
