@@ -177,9 +177,11 @@ impl BlockCache {
                     continue;
                 }
             }
-            // A conditional branch without CTR decrement right after a
-            // compare: both run in one dispatch.
-            if d.k == K::Bc && d.rt & 4 != 0 && !single {
+            // A conditional branch (no CTR decrement, no link, relative)
+            // on the CR field that the compare right before it sets: both
+            // run in one dispatch.
+            let (bo, bi) = (d.rt, d.ra);
+            if d.k == K::Bc && bo & 0x14 == 0x04 && d.x & 3 == 0 && !single {
                 if let Some(prev) = insns.last_mut() {
                     let fused = match prev.k {
                         K::Cmp => Some(K::CmpBc),
@@ -188,8 +190,15 @@ impl BlockCache {
                         K::Cmpli => Some(K::CmpliBc),
                         _ => None,
                     };
-                    if let (Some(k), true) = (fused, prev.off as u32 + 4 == d.off as u32) {
+                    let same_field = prev.x == bi >> 2;
+                    if let (Some(k), true) =
+                        (fused, prev.off as u32 + 4 == d.off as u32 && same_field)
+                    {
                         prev.k = k;
+                        // The branch tests the compare's result directly:
+                        // rb = the CR bit's mask in the field | 0x10 if it
+                        // branches when the bit is set.
+                        d.rb = (8 >> (bi & 3)) | if bo & 8 != 0 { 0x10 } else { 0 };
                         // The fused forms take the operand shift that makes
                         // a 32-bit compare (L=0) a 64-bit one.
                         prev.rt = if prev.rt == 1 { 0 } else { 32 };

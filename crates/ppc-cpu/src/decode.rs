@@ -106,7 +106,10 @@ pub(crate) enum K {
     Cmpl,
     /// A compare fused with the `bc` (BO[2]=1) right after it, which stays
     /// in the block as the next entry (decode-cache superinstructions);
-    /// `rt` is 0 for L=1 and 32 for L=0 (operand shift).
+    /// `rt` is 0 for L=1 and 32 for L=0 (operand shift). Only a relative
+    /// bc without link or CTR use, testing the compare's field, is fused;
+    /// its `rb` then holds the bit mask (low 4 bits) and 0x10 when it
+    /// branches on the bit set.
     CmpBc,
     CmpiBc,
     CmplBc,

@@ -202,21 +202,12 @@ impl Cpu {
                             self.cmp_u(a, b)
                         };
                         self.set_crf(d.x as u32, c);
+                        // The bc (relative, no link, on this CR field)
+                        // carries its bit mask and sense in rb.
                         let d2 = &insns[i + 1];
                         let p = (ea0 & !0xfff) | d2.off as u64;
-                        let bo = d2.rt;
-                        let taken = bo & 0x10 != 0 || self.cr_bit(d2.ra as u32) == (bo & 8 != 0);
-                        if d2.x & 1 != 0 {
-                            self.lr = p.wrapping_add(4) & self.ea_mask;
-                        }
-                        let target = if !taken {
-                            p.wrapping_add(4)
-                        } else if d2.x & 2 != 0 {
-                            d2.imm
-                        } else {
-                            p.wrapping_add(d2.imm)
-                        };
-                        branch_at!(target, i + 1)
+                        let taken = (c as u8 & d2.rb & 0xf != 0) == (d2.rb & 0x10 != 0);
+                        branch_at!(p.wrapping_add(if taken { d2.imm } else { 4 }), i + 1)
                     }};
                 }
                 macro_rules! branch {

@@ -153,8 +153,19 @@ fn compare_then_branch_pairs_set_cr_and_branch_for_every_compare_kind() {
     // Signed 32-bit: 0x8000_0000 is negative in the low word only.
     w.extend(load_imm64(6, 0x8000_0000));
     w.extend([cmpw(7, 6, 4), bt(7, 0, 8), li(18, 1), mfcr(19)]);
+    // A bc on another field than the compare's reads the older CR0 (0),
+    // and one testing SO (clear) falls through too.
+    w.extend([
+        cmpd(1, 4, 4),
+        bt(0, 2, 8),
+        li(20, 1),
+        cmpd(1, 4, 4),
+        bt(1, 3, 8),
+        li(21, 1),
+    ]);
     done(m.run(&w));
     assert_eq!((m.g(18), m.g(19)), (0, 0x0884_8288));
+    assert_eq!((m.g(20), m.g(21)), (1, 1));
     assert_eq!(
         (m.g(10), m.g(11), m.g(12), m.g(13), m.g(14), m.g(15)),
         (0, 0, 0, 1, 1, 0)
