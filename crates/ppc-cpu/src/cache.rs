@@ -205,8 +205,14 @@ impl BlockCache {
                     }
                 }
             }
+            // A conditional bc leaves the block only when taken: decoding
+            // goes on with its fall-through path (x bit 3).
+            let fall_through = d.k == K::Bc && d.rt & 0x14 != 0x14 && !single;
+            if fall_through {
+                d.x |= 8;
+            }
             a += d.len as u64;
-            let end = ends_block(&d);
+            let end = ends_block(&d) && !fall_through;
             insns.push(d);
             if end || single {
                 break;

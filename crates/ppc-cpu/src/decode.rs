@@ -171,7 +171,8 @@ pub(crate) enum K {
     PStore,
     Paddi,
     // Branches (imm = displacement, x: bit0 LK, bit1 AA, bit2 followed at
-    // decode time; rt = BO, ra = BI).
+    // decode time, bit3 a bc whose fall-through path continues the block;
+    // rt = BO, ra = BI).
     B,
     Bc,
     Bclr,

@@ -81,7 +81,12 @@ impl Cpu {
         }
         let mut base = 0u32;
         'again: loop {
-            for (i, d) in insns.iter().enumerate() {
+            // Index of the next entry to run: an entry can skip the one
+            // after it (a fused compare whose bc falls through).
+            let mut next = 0usize;
+            while let Some(d) = insns.get(next) {
+                let i = next;
+                next = i + 1;
                 let pc = || (ea0 & !0xfff) | d.off as u64;
                 macro_rules! t {
                     ($e:expr) => {
@@ -207,6 +212,11 @@ impl Cpu {
                         let d2 = &insns[i + 1];
                         let p = (ea0 & !0xfff) | d2.off as u64;
                         let taken = (c as u8 & d2.rb & 0xf != 0) == (d2.rb & 0x10 != 0);
+                        if !taken && d2.x & 8 != 0 {
+                            // Not taken, and the block goes on after it.
+                            next = i + 2;
+                            continue;
+                        }
                         branch_at!(p.wrapping_add(if taken { d2.imm } else { 4 }), i + 1)
                     }};
                 }
@@ -626,6 +636,9 @@ impl Cpu {
                         }
                         if ctr_ok && cond_ok {
                             branch!(target)
+                        } else if d.x & 8 != 0 {
+                            // Not taken, and the block goes on after it.
+                            continue;
                         } else {
                             branch!(p.wrapping_add(4))
                         }

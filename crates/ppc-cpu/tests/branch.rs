@@ -224,3 +224,28 @@ fn a_chained_loop_sees_its_callee_patched_without_leaving_the_chain() {
     ]));
     assert_eq!(m.g(3), 5 + 5 * 2);
 }
+
+#[test]
+fn conditional_branches_fall_through_inside_a_block() {
+    // Not-taken conditional branches (fused after a compare or not)
+    // continue in the same decoded block; taken ones leave it.
+    let mut m = machine("power9", 1 << 20);
+    let before = m.vcpu.instructions();
+    done(m.run(&[
+        li(3, 0),
+        li(4, 0),
+        li(5, 0),
+        addi(4, 4, 1),      // loop (CODE + 12)
+        dform(28, 4, 6, 1), // andi. r6,r4,1
+        bt(0, 2, 8),        // beq (even): skip
+        addi(3, 3, 1),      // odd count
+        cmpdi(0, 4, 50),    // skip
+        bf(0, 2, 8),        // bne: skip the next unless r4 == 50
+        addi(5, 5, 1),
+        cmpdi(0, 4, 100),
+        bt(0, 0, -32), // blt loop
+    ]));
+    assert_eq!((m.g(3), m.g(4), m.g(5)), (50, 100, 1));
+    // 3 + 7 per iteration + 50 odd increments + 1 + the sc.
+    assert_eq!(m.vcpu.instructions() - before, 3 + 7 * 100 + 50 + 1 + 1);
+}
