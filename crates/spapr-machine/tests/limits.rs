@@ -265,48 +265,50 @@ fn delivered(m: &Machine) -> u64 {
     m.delivered().iter().flat_map(|(_, v)| v).sum()
 }
 
-/// Runs the flood test on one guest: `progress` says how far the guest
-/// got (it must move during the measurement).
-fn flood(
-    image: &str,
-    smp: u32,
-    append: &str,
-    mut progress: impl FnMut(&Machine) -> u64,
-) -> Arc<Machine> {
+/// Runs the flood test on one guest, once it is past its start-up and
+/// into its loop (`ready`): the guest's progress during the measurement
+/// is the number of instructions its vCPUs executed, which must grow.
+fn flood(image: &str, smp: u32, append: &str, ready: impl Fn(&Machine) -> bool) -> Arc<Machine> {
     let m = g::boot_image("pseries", smp, image, append);
     m.start(false);
     let start = Instant::now();
-    while progress(&m) < 1000 {
+    while !ready(&m) {
         assert!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < Duration::from_secs(60),
             "{image} never got going"
         );
         thread::sleep(Duration::from_millis(2));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let devices = device_flood(&m, &stop);
-    let before = progress(&m);
+    let before = m.instructions();
     let worst = monitor_latencies(&m, 40);
     stop.store(true, Ordering::Relaxed);
     let pulses: u64 = devices.into_iter().map(|d| d.join().unwrap()).sum();
+    // The vCPUs publish their count when they leave the interpreter: give
+    // them a moment to do so after the last resume.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m.instructions() == before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    let progress = m.instructions() - before;
     assert!(!m.is_finished(), "{image} ended before the measurement did");
     println!(
-        "{image} {append}: progress {} during the measurement, {pulses} device interrupts; slowest info pic {:?}, pause {:?}, info cpus {:?}, resume {:?}",
-        progress(&m) - before,
+        "{image} {append}: {progress} guest instructions during the measurement, {pulses} device interrupts; slowest info pic {:?}, pause {:?}, info cpus {:?}, resume {:?}",
         worst[0],
         worst[1],
         worst[2],
         worst[3]
     );
-    assert!(progress(&m) > before, "{image}: no progress while measured");
+    assert!(progress > 0, "{image}: no progress while measured");
     // Pausing waits for every vCPU to reach the end of its slice (200,000
-    // instructions) or to leave an idle wait: well under a second even on
-    // a loaded host.
+    // instructions) or to leave an idle wait: milliseconds normally, and
+    // well under two seconds even on a loaded, shared host.
     for (what, d) in ["info pic", "pause", "info cpus", "resume"]
         .iter()
         .zip(worst)
     {
-        assert!(d < Duration::from_secs(1), "{image}: {what} took {d:?}");
+        assert!(d < Duration::from_secs(2), "{image}: {what} took {d:?}");
     }
     m
 }
@@ -314,23 +316,25 @@ fn flood(
 #[test]
 fn a_flooding_guest_does_not_starve_the_monitor() {
     // bench-ipi: two vCPUs ping-pong IPIs, the responder ceding between
-    // them, on XIVE and on XICS.
+    // them, on XIVE and on XICS. Ready once the ping-pong runs.
     for append in ["n=1000000000", "n=1000000000 xics"] {
-        let m = flood("bench-ipi", 2, append, delivered);
+        let m = flood("bench-ipi", 2, append, |m| delivered(m) >= 1000);
+        let before = delivered(&m);
+        let t = Instant::now();
+        while delivered(&m) == before {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "bench-ipi {append}: no IPI after the measurement"
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
         m.request_exit(ExitReason::Quit);
         assert_eq!(m.run_until_exit(), ExitReason::Quit);
     }
-    // bench-hcall: one vCPU calls H_CPPR in a loop. Its progress is seen
-    // as the vCPU's NIP moving between samples.
-    let mut last = String::new();
-    let mut moves = 0u64;
-    let m = flood("bench-hcall", 1, "n=1000000000", move |m| {
-        let now = m.info_cpus();
-        if now != last {
-            moves += 1;
-            last = now;
-        }
-        moves * 1000
+    // bench-hcall: one vCPU calls H_CPPR in a loop (a million
+    // instructions is well into it).
+    let m = flood("bench-hcall", 1, "n=1000000000", |m| {
+        m.instructions() >= 1_000_000
     });
     m.request_exit(ExitReason::Quit);
     assert_eq!(m.run_until_exit(), ExitReason::Quit);
