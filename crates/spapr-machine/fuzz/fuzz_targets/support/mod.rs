@@ -136,7 +136,11 @@ impl RamWatch {
         let zero = digest(&buf);
         let mut stray = None;
         for p in pages {
-            let addr = p * page;
+            // Ranges the guest gave can end near 2^64: pages past the
+            // address space hold nothing.
+            let Some(addr) = p.checked_mul(page) else {
+                continue;
+            };
             if !ram.read(addr, &mut buf) {
                 continue;
             }
