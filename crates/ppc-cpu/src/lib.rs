@@ -15,10 +15,13 @@
 //! [`VcpuExit::Unimplemented`] when the guest enables it.
 //!
 //! Design notes: the hot loop runs decoded blocks (one per real address and
-//! MSR context, never crossing a page) out of a per-vCPU cache, with a
-//! direct-mapped jump table keyed by EA; data accesses go through a
+//! MSR context, never crossing a page, continuing past not-taken
+//! conditional branches) out of a per-vCPU cache, chaining from block to
+//! block through a direct-mapped jump table keyed by EA; a compare and the
+//! bc after it run as one dispatch. Data accesses go through a
 //! direct-mapped software TLB holding host addresses, so a RAM access on
-//! the fast path is a tag compare and a host load or store. Stores to pages
+//! the fast path is a tag compare and a host load or store; radix misses
+//! use a small page-walk cache. Stores to pages
 //! holding decoded code and `icbi` bump a per-page generation shared by all
 //! vCPUs, which invalidates stale blocks lazily. Nothing allocates per
 //! instruction.
