@@ -65,6 +65,32 @@ pub(crate) fn block_ctx(m: u64) -> u32 {
     (m & (msr::LE | msr::IR | msr::PR | msr::SE | msr::BE)) as u32
 }
 
+/// Folds an `add` (no Rc/OE) or `addi` that directly precedes a compare
+/// just fused with its bc (kind `k`, at page offset `cmp_off`) into the
+/// pair: the add entry takes a three-instruction kind.
+fn fuse_add(insns: &mut [D], k: K, cmp_off: u16) {
+    let n = insns.len();
+    if n < 2 {
+        return;
+    }
+    let add = &mut insns[n - 2];
+    if add.off as u32 + 4 != cmp_off as u32 {
+        return;
+    }
+    let fused = match (add.k, add.x, k) {
+        (K::Add, 0, K::CmpBc) => K::AddCmpBc,
+        (K::Add, 0, K::CmpiBc) => K::AddCmpiBc,
+        (K::Add, 0, K::CmplBc) => K::AddCmplBc,
+        (K::Add, 0, K::CmpliBc) => K::AddCmpliBc,
+        (K::Addi, _, K::CmpBc) => K::AddiCmpBc,
+        (K::Addi, _, K::CmpiBc) => K::AddiCmpiBc,
+        (K::Addi, _, K::CmplBc) => K::AddiCmplBc,
+        (K::Addi, _, K::CmpliBc) => K::AddiCmpliBc,
+        _ => return,
+    };
+    add.k = fused;
+}
+
 impl BlockCache {
     pub fn new() -> Self {
         BlockCache {
@@ -202,6 +228,8 @@ impl BlockCache {
                         // The fused forms take the operand shift that makes
                         // a 32-bit compare (L=0) a 64-bit one.
                         prev.rt = if prev.rt == 1 { 0 } else { 32 };
+                        let cmp_off = prev.off;
+                        fuse_add(&mut insns, k, cmp_off);
                     }
                 }
             }

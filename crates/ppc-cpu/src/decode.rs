@@ -114,6 +114,16 @@ pub(crate) enum K {
     CmpiBc,
     CmplBc,
     CmpliBc,
+    /// An `add` (no Rc/OE) or `addi` right before a fused compare+bc; the
+    /// compare's fused kind is the suffix.
+    AddCmpBc,
+    AddCmpiBc,
+    AddCmplBc,
+    AddCmpliBc,
+    AddiCmpBc,
+    AddiCmpiBc,
+    AddiCmplBc,
+    AddiCmpliBc,
     Cmprb,
     Cmpeqb,
     Setb,

@@ -196,11 +196,18 @@ impl Cpu {
                         };
                     }};
                 }
+                // The fused compare at index `$at` (entry `$dc`) and its bc.
                 macro_rules! cmp_bc {
-                    ($b:expr, $signed:expr) => {{
+                    ($b:expr, $signed:expr) => {
+                        cmp_bc_at!(d, i, $b, $signed)
+                    };
+                }
+                macro_rules! cmp_bc_at {
+                    ($dc:expr, $at:expr, $b:expr, $signed:expr) => {{
+                        let (d, i) = ($dc, $at);
                         // rt holds 0 (L=1) or 32 (L=0): a 32-bit compare
                         // orders the low words moved to the top.
-                        let (a, b) = (r!(d.ra) << d.rt, $b << d.rt);
+                        let (a, b) = (r!(d.ra) << d.rt, $b(d) << d.rt);
                         let c = if $signed {
                             self.cmp_s(a as i64, b as i64)
                         } else {
@@ -269,10 +276,32 @@ impl Cpu {
                     }
                     // A compare and the plain conditional branch after it
                     // (BO without CTR decrement), in one dispatch.
-                    K::CmpBc => cmp_bc!(r!(d.rb), true),
-                    K::CmpiBc => cmp_bc!(d.imm, true),
-                    K::CmplBc => cmp_bc!(r!(d.rb), false),
-                    K::CmpliBc => cmp_bc!(d.imm, false),
+                    K::CmpBc => cmp_bc!(|d: &D| r!(d.rb), true),
+                    K::CmpiBc => cmp_bc!(|d: &D| d.imm, true),
+                    K::CmplBc => cmp_bc!(|d: &D| r!(d.rb), false),
+                    K::CmpliBc => cmp_bc!(|d: &D| d.imm, false),
+                    // An add (no Rc/OE) right before a fused compare+bc:
+                    // the three run in one dispatch.
+                    K::AddCmpBc | K::AddCmpiBc | K::AddCmplBc | K::AddCmpliBc => {
+                        r!(d.rt) = r!(d.ra).wrapping_add(r!(d.rb));
+                        let dc = &insns[i + 1];
+                        match d.k {
+                            K::AddCmpBc => cmp_bc_at!(dc, i + 1, |d: &D| r!(d.rb), true),
+                            K::AddCmpiBc => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, true),
+                            K::AddCmplBc => cmp_bc_at!(dc, i + 1, |d: &D| r!(d.rb), false),
+                            _ => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, false),
+                        }
+                    }
+                    K::AddiCmpBc | K::AddiCmpiBc | K::AddiCmplBc | K::AddiCmpliBc => {
+                        r!(d.rt) = r!(d.ra).wrapping_add(d.imm);
+                        let dc = &insns[i + 1];
+                        match d.k {
+                            K::AddiCmpBc => cmp_bc_at!(dc, i + 1, |d: &D| r!(d.rb), true),
+                            K::AddiCmpiBc => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, true),
+                            K::AddiCmplBc => cmp_bc_at!(dc, i + 1, |d: &D| r!(d.rb), false),
+                            _ => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, false),
+                        }
+                    }
                     K::Add => xo_add!(r!(d.ra), r!(d.rb), 0, false),
                     K::Addc => xo_add!(r!(d.ra), r!(d.rb), 0, true),
                     K::Adde => xo_add!(r!(d.ra), r!(d.rb), self.ca as u64, true),

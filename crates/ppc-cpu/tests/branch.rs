@@ -249,3 +249,49 @@ fn conditional_branches_fall_through_inside_a_block() {
     // 3 + 7 per iteration + 50 odd increments + 1 + the sc.
     assert_eq!(m.vcpu.instructions() - before, 3 + 7 * 100 + 50 + 1 + 1);
 }
+
+#[test]
+fn add_compare_branch_loops_run_like_three_instructions() {
+    // add/addi + compare + bc triples (run as one unit) in 64- and 32-bit,
+    // signed and unsigned, register and immediate compares.
+    let mut m = machine("power9", 1 << 20);
+    let cmplw = |bf: u32, ra: u32, rb: u32| x(bf << 2, ra, rb, 32, false);
+    let mut w = vec![li(3, 0x100), li(4, 7), li(5, 0x200), li(6, 0)];
+    w.extend([
+        addi(6, 6, 1), // loop 1: unsigned 64-bit register compare
+        add(3, 3, 4),
+        cmpld(0, 5, 3),
+        bt(0, 1, -12), // bgt
+        li(7, -10),
+        li(8, 3),
+        li(9, 5),
+        add(7, 7, 8), // loop 2: signed 64-bit register compare
+        cmpd(1, 7, 9),
+        bt(1, 0, -8), // blt cr1
+        li(11, 3),
+    ]);
+    w.extend(load_imm64(10, 0x1_0000_0000));
+    w.extend([
+        addi(10, 10, 1), // loop 3: unsigned 32-bit register compare
+        cmplw(2, 10, 11),
+        bt(2, 0, -8), // blt cr2
+        li(12, 0),
+        li(13, 1),
+        add(12, 12, 13), // loop 4: signed 32-bit immediate compare
+        cmpwi(3, 12, 4),
+        bf(3, 2, -8), // bne cr3
+        li(14, 0),
+        addi(14, 14, 2), // loop 5: unsigned 64-bit immediate compare
+        cmpldi(4, 14, 9),
+        bt(4, 0, -8), // blt cr4
+    ]);
+    done(m.run(&w));
+    assert_eq!((m.g(3), m.g(6)), (0x203, 37));
+    assert_eq!(m.g(7), 5);
+    assert_eq!(m.g(10), 0x1_0000_0003);
+    assert_eq!(m.g(12), 4);
+    assert_eq!(m.g(14), 10);
+    // CR fields of the last compares: cr0 LT (0x200 < 0x203), cr1 EQ
+    // (5 = 5), cr2 EQ (3 = 3), cr3 EQ (4 = 4), cr4 GT (10 > 9).
+    assert_eq!(m.vcpu.cr() >> 12, 0x0008_2224);
+}
