@@ -65,19 +65,19 @@ pub(crate) fn block_ctx(m: u64) -> u32 {
     (m & (msr::LE | msr::IR | msr::PR | msr::SE | msr::BE)) as u32
 }
 
-/// Folds an `add` (no Rc/OE) or `addi` that directly precedes a compare
-/// just fused with its bc (kind `k`, at page offset `cmp_off`) into the
-/// pair: the add entry takes a three-instruction kind.
-fn fuse_add(insns: &mut [D], k: K, cmp_off: u16) {
+/// Folds an `add` (no Rc/OE), `addi` or zero-extending load that directly
+/// precedes a compare just fused with its bc (kind `k`, at page offset
+/// `cmp_off`) into the pair: that entry takes a three-instruction kind.
+fn fuse_prev(insns: &mut [D], k: K, cmp_off: u16) {
     let n = insns.len();
     if n < 2 {
         return;
     }
-    let add = &mut insns[n - 2];
-    if add.off as u32 + 4 != cmp_off as u32 {
+    let prev = &mut insns[n - 2];
+    if prev.off as u32 + 4 != cmp_off as u32 {
         return;
     }
-    let fused = match (add.k, add.x, k) {
+    let fused = match (prev.k, prev.x, k) {
         (K::Add, 0, K::CmpBc) => K::AddCmpBc,
         (K::Add, 0, K::CmpiBc) => K::AddCmpiBc,
         (K::Add, 0, K::CmplBc) => K::AddCmplBc,
@@ -86,9 +86,23 @@ fn fuse_add(insns: &mut [D], k: K, cmp_off: u16) {
         (K::Addi, _, K::CmpiBc) => K::AddiCmpiBc,
         (K::Addi, _, K::CmplBc) => K::AddiCmplBc,
         (K::Addi, _, K::CmpliBc) => K::AddiCmpliBc,
+        (K::Lbz | K::Lhz | K::Lwz | K::Ld, _, _) => {
+            prev.x = match prev.k {
+                K::Lbz => 0,
+                K::Lhz => 1,
+                K::Lwz => 2,
+                _ => 3,
+            };
+            match k {
+                K::CmpBc => K::LoadCmpBc,
+                K::CmpiBc => K::LoadCmpiBc,
+                K::CmplBc => K::LoadCmplBc,
+                _ => K::LoadCmpliBc,
+            }
+        }
         _ => return,
     };
-    add.k = fused;
+    prev.k = fused;
 }
 
 impl BlockCache {
@@ -229,7 +243,7 @@ impl BlockCache {
                         // a 32-bit compare (L=0) a 64-bit one.
                         prev.rt = if prev.rt == 1 { 0 } else { 32 };
                         let cmp_off = prev.off;
-                        fuse_add(&mut insns, k, cmp_off);
+                        fuse_prev(&mut insns, k, cmp_off);
                     }
                 }
             }

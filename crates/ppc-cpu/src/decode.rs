@@ -124,6 +124,12 @@ pub(crate) enum K {
     AddiCmpiBc,
     AddiCmplBc,
     AddiCmpliBc,
+    /// A zero-extending load without update (lbz, lhz, lwz, ld, D or X
+    /// form) right before a fused compare+bc; `x` = log2 of its size.
+    LoadCmpBc,
+    LoadCmpiBc,
+    LoadCmplBc,
+    LoadCmpliBc,
     Cmprb,
     Cmpeqb,
     Setb,

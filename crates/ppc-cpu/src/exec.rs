@@ -292,6 +292,23 @@ impl Cpu {
                             _ => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, false),
                         }
                     }
+                    // A load right before a fused compare+bc.
+                    K::LoadCmpBc | K::LoadCmpiBc | K::LoadCmplBc | K::LoadCmpliBc => {
+                        let ea = ea!();
+                        r!(d.rt) = match d.x {
+                            0 => t!(self.ld::<1>(ea)),
+                            1 => t!(self.ld::<2>(ea)),
+                            2 => t!(self.ld::<4>(ea)),
+                            _ => t!(self.ld::<8>(ea)),
+                        };
+                        let dc = &insns[i + 1];
+                        match d.k {
+                            K::LoadCmpBc => cmp_bc_at!(dc, i + 1, |d: &D| r!(d.rb), true),
+                            K::LoadCmpiBc => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, true),
+                            K::LoadCmplBc => cmp_bc_at!(dc, i + 1, |d: &D| r!(d.rb), false),
+                            _ => cmp_bc_at!(dc, i + 1, |d: &D| d.imm, false),
+                        }
+                    }
                     K::AddiCmpBc | K::AddiCmpiBc | K::AddiCmplBc | K::AddiCmpliBc => {
                         r!(d.rt) = r!(d.ra).wrapping_add(d.imm);
                         let dc = &insns[i + 1];

@@ -295,3 +295,53 @@ fn add_compare_branch_loops_run_like_three_instructions() {
     // (5 = 5), cr2 EQ (3 = 3), cr3 EQ (4 = 4), cr4 GT (10 > 9).
     assert_eq!(m.vcpu.cr() >> 12, 0x0008_2224);
 }
+
+#[test]
+fn load_compare_branch_triples_scan_memory_and_stop_at_an_mmio_load() {
+    // A load right before a fused compare+bc runs with them; when the load
+    // leaves RAM the exit comes at the load, before the compare.
+    let mut m = machine("power9", 1 << 20);
+    m.load(0x6000, &[0, 0, 0x0000_0500, 0, 0x1234_5678], false);
+    done(m.run(&[
+        li(3, 0x6000),
+        li(4, 0),
+        0x7ca3_20ae,         // loop: lbzx r5,r3,r4
+        cmpwi(0, 5, 0),      //
+        bf(0, 2, 12),        // bne found
+        addi(4, 4, 1),       //
+        b(-16),              // b loop
+        lwz(6, 3, 16),       // found: lwz + unsigned compare, not taken
+        cmpldi(1, 6, 5),     //
+        bt(1, 0, 8),         // blt cr1
+        li(7, 1),            // runs
+        dform(40, 8, 3, 18), // lhz r8,18(r3) = 0x5678
+        cmpwi(2, 8, 0x5678),
+        bt(2, 2, 8), // beq cr2
+        li(9, 1),    // skipped
+    ]));
+    assert_eq!((m.g(4), m.g(5)), (10, 5));
+    assert_eq!(
+        (m.g(6), m.g(7), m.g(8), m.g(9)),
+        (0x1234_5678, 1, 0x5678, 0)
+    );
+
+    let mut m = machine("power9", 1 << 20);
+    let e = m.run(&[
+        addis(3, 0, 0x1000), // r3 = 0x1000_0000, outside RAM
+        lwz(5, 3, 0),
+        cmpwi(0, 5, 7),
+        bt(0, 2, 8), // beq
+        li(6, 1),    // skipped once the load returns 7
+        li(7, 1),
+    ]);
+    let VcpuExit::Mmio(req) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((req.addr, req.size, req.write), (0x1000_0000, 4, None));
+    assert_eq!(m.vcpu.nip(), CODE + 4);
+    assert_eq!(m.vcpu.cr(), 0, "the compare has not run");
+    m.vcpu.complete_mmio(&req, ppc_cpu::MmioResult::Done(7));
+    done(m.resume());
+    assert_eq!((m.g(5), m.g(6), m.g(7)), (7, 0, 1));
+    assert_eq!(m.vcpu.cr() >> 28, 2);
+}
