@@ -314,8 +314,13 @@ impl Vm {
                         .cmd("system_powerdown", json!({}))
                         .map(drop)
                 };
+                // A VM that already powered off took the first request
+                // (it may end before its reply leaves).
                 powerdown()
-                    .or_else(|_| powerdown())
+                    .or_else(|e| match self.child.try_wait() {
+                        Ok(Some(_)) => Ok(()),
+                        _ => powerdown().map_err(|_| e),
+                    })
                     .context("QMP system_powerdown")?;
             } else if let Some(rest) = line.strip_prefix("WAIT: stream") {
                 self.stream_input(b'k', stream_count(rest));

@@ -223,6 +223,8 @@ fn run_machine(prog: &str, opts: &Options, config: MachineConfig, mut frontends:
             .spawn(move || vm.run_incoming(&uri));
     }
     let reason = machine.run_until_exit();
+    // A monitor command that ended the machine still gets its reply.
+    pseries::monitor::session::wait_for_replies(std::time::Duration::from_secs(1));
     vm.finished(&reason);
     // `cargo xtask run` asks for a short summary of the run.
     if std::env::var_os("PSERIES_SUMMARY").is_some() {

@@ -8,9 +8,10 @@
 //! answers and prompts.
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::actions::Actions;
 use super::hmp::{crlf, Hmp};
@@ -41,30 +42,50 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// QMP commands taken from a client whose reply is not written yet. A
+/// command can end the machine (`system_powerdown` with a guest that
+/// powers off at once): the program waits for this to reach zero before
+/// it exits, so that the client still gets its reply, as from QEMU.
+static REPLIES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Waits (at most `timeout`) until every QMP command taken so far has had
+/// its reply written to its client.
+pub fn wait_for_replies(timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while REPLIES_IN_FLIGHT.load(Ordering::Acquire) != 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 enum Out {
     Message(J),
+    /// A command's reply: written, then counted out of
+    /// [`REPLIES_IN_FLIGHT`].
+    Reply(J),
     Flush(Sender<()>),
 }
 
+/// Writes one message; a client that went away is ignored (the reader
+/// sees EOF and ends the session).
+fn write_message(w: &mut dyn Write, j: &J, pretty: bool) {
+    // QEMU's monitor turns every \n into \r\n.
+    let mut text = if pretty {
+        j.pretty().replace('\n', "\r\n")
+    } else {
+        j.compact()
+    };
+    text.push_str("\r\n");
+    let _ = w.write_all(text.as_bytes()).and_then(|()| w.flush());
+}
+
 fn writer_thread(mut w: Box<dyn Write + Send>, rx: Receiver<Out>, pretty: bool) {
+    // Keep draining after a write error, so senders never block.
     for out in rx {
         match out {
-            Out::Message(j) => {
-                // QEMU's monitor turns every \n into \r\n.
-                let mut text = if pretty {
-                    j.pretty().replace('\n', "\r\n")
-                } else {
-                    j.compact()
-                };
-                text.push_str("\r\n");
-                if w.write_all(text.as_bytes())
-                    .and_then(|()| w.flush())
-                    .is_err()
-                {
-                    // The client went away; the reader sees EOF and ends
-                    // the session. Keep draining so senders never block.
-                    continue;
-                }
+            Out::Message(j) => write_message(&mut w, &j, pretty),
+            Out::Reply(j) => {
+                write_message(&mut w, &j, pretty);
+                REPLIES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
             }
             Out::Flush(done) => {
                 let _ = w.flush();
@@ -94,6 +115,7 @@ pub fn run_qmp(conn: Connection, actions: Actions, pretty: bool) {
             Ok(n) => (framer.push(&buf[..n]), false),
         };
         for frame in frames {
+            REPLIES_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
             let (reply, after) = session.handle(frame);
             if after == After::Negotiated {
                 // Subscribed before the reply leaves, so that an event
@@ -105,7 +127,9 @@ pub fn run_qmp(conn: Connection, actions: Actions, pretty: bool) {
                         .subscribe(move |m: &J| etx.send(Out::Message(m.clone())).is_ok()),
                 );
             }
-            let _ = tx.send(Out::Message(reply));
+            if tx.send(Out::Reply(reply)).is_err() {
+                REPLIES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+            }
             match after {
                 After::Nothing | After::Negotiated => {}
                 After::Quit => {
