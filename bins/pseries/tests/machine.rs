@@ -227,6 +227,25 @@ fn the_demo_powers_off_with_status_zero() {
     );
 }
 
+/// `pseries` with one vCPU, 256 MiB, no display and the console on
+/// `serial`, up to `-kernel` (the caller adds the image).
+fn single_vcpu(serial: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pseries"));
+    c.args([
+        "-M",
+        "pseries",
+        "-m",
+        "256M",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-serial",
+        serial,
+        "-kernel",
+    ]);
+    c
+}
+
 #[test]
 fn a_hung_guest_is_a_vm_failure() {
     // Real mode, interrupts off, `b .` at the entry: nothing can ever
@@ -235,22 +254,7 @@ fn a_hung_guest_is_a_vm_failure() {
     std::fs::create_dir_all(&dir).unwrap();
     let elf = dir.join("hang.elf");
     std::fs::write(&elf, tiny_elf(&[0x4800_0000u32.to_be_bytes()])).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pseries"))
-        .args([
-            "-M",
-            "pseries",
-            "-m",
-            "256M",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-serial",
-            "null",
-        ])
-        .arg("-kernel")
-        .arg(&elf)
-        .output()
-        .unwrap();
+    let out = single_vcpu("null").arg(&elf).output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let code = out.status.code().unwrap_or(-1);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -273,19 +277,7 @@ fn endless_console_input_from_the_start_reaches_the_guest_in_bounded_memory() {
     // `yes k | pseries ...` does: the guest must read it through the vty
     // interrupt, and the process must not buffer what the guest has not
     // read yet.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pseries"))
-        .args([
-            "-M",
-            "pseries",
-            "-m",
-            "256M",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-serial",
-            "stdio",
-        ])
-        .arg("-kernel")
+    let mut child = single_vcpu("stdio")
         .arg(guest("bench-console"))
         .args(["-append", "n=200000 timeout=60"])
         .stdin(Stdio::piped())
