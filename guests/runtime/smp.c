@@ -59,7 +59,18 @@ void secondary_main(struct cpu *c)
 
 static bool is_stopped(void *arg)
 {
-	return !((struct cpu *)arg)->running;
+	struct cpu *c = arg;
+	uint32_t state = 2;
+
+	if (c->running)
+		return false;
+	/* The CPU clears `running` just before its RTAS stop-self: wait
+	 * until the platform says it stopped, so that what follows (a CAS,
+	 * which refuses while another vCPU runs, or a new start-cpu) does
+	 * not race with it. */
+	if (rtas_call("query-cpu-stopped-state", 1, 2, &state, c->server))
+		return true;
+	return state == 0;
 }
 
 bool smp_wait_stopped(int idx, uint64_t timeout_tb)
