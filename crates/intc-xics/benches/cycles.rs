@@ -14,9 +14,7 @@
 //!
 //! Run: `cargo bench -p intc-xics --bench cycles -- --quick`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -24,43 +22,8 @@ use intc_xics as _;
 use spapr_irq::papr::hcall;
 use spapr_irq::{Caller, ControllerConfig, InterruptController, IrqLine, VcpuDesc};
 
-/// Counts allocations (and reallocations) made by anything in the process.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's
-// arguments unchanged, so the system allocator's guarantees carry over;
-// counting touches only an atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours: `layout` has non-zero size.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator, i.e. from `System`, with
-        // this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` with `layout`; `new_size` obeys
-        // the caller's contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 const SIZES: [(u32, u32); 4] = [(64, 4), (64, 1024), (4096, 4), (4096, 1024)];
 
@@ -135,11 +98,11 @@ fn ipi_cycle(s: &Setup) -> u64 {
 /// nothing was allocated.
 fn check_no_allocation(name: &str, s: &Setup, cycle: fn(&Setup) -> u64, expect: u64) {
     assert_eq!(cycle(s), expect, "{name}: warm-up cycle");
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = alloc_count::allocations();
     for _ in 0..10_000 {
         assert_eq!(cycle(s), expect);
     }
-    let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allocated = alloc_count::allocations() - before;
     assert_eq!(
         allocated, 0,
         "{name}: {allocated} allocations in 10000 cycles"

@@ -12,9 +12,8 @@
 //! two contexts at once (one iteration = one cycle on each thread). A
 //! counting global allocator checks that no cycle allocates.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -24,37 +23,8 @@ use spapr_irq::papr::hcall::{H_INT_SET_QUEUE_CONFIG, H_INT_SET_SOURCE_CONFIG};
 use spapr_irq::{Caller, ControllerConfig, InterruptController, VcpuDesc, VcpuIrqInputs};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
-/// Counts every allocation of the process.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's
-// arguments unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through `alloc` or `realloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` and the contract is forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 const TIMA_OS: u64 = TM_BASE + 0x20000;
 const PRIO: u64 = 6;
@@ -245,14 +215,14 @@ fn run_threads(vcpus: &[u32], ipi: bool, n: u64, drivers: &mut [Driver]) -> Dura
 
 fn check_no_alloc(vcpus: &[u32], ipi: bool, drivers: &mut [Driver]) {
     run_threads(vcpus, ipi, 1000, drivers);
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = alloc_count::allocations();
     // Thread spawning allocates; count single-threaded cycles per driver.
     for d in drivers.iter_mut() {
         for _ in 0..10_000 {
             d.cycle(ipi);
         }
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = alloc_count::allocations();
     assert_eq!(after - before, 0, "the cycle allocated");
 }
 

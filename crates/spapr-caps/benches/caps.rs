@@ -11,9 +11,7 @@
 //! A counting allocator reports the allocations of 10 000 checks
 //! (`PERF alloc ...`, read by `cargo xtask bench`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use spapr_caps::{
@@ -21,37 +19,8 @@ use spapr_caps::{
     ControllerSections, CpuInfo, EffectiveCaps, IncomingCaps, MachineOptions,
 };
 
-/// Counts every allocation of the process.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's
-// arguments unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through `alloc` or `realloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` and the contract is forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// Effective caps of `-machine <text>` with a POWER9 under TCG.
 fn effective(text: &str, ctx: &CapContext) -> EffectiveCaps {
@@ -120,11 +89,11 @@ fn bench(c: &mut Criterion) {
             "{name}: {:?}",
             verdict.warnings
         );
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = alloc_count::allocations();
         for _ in 0..10_000 {
             black_box(check_incoming(black_box(src), dst).is_ok());
         }
-        let n = ALLOCS.load(Ordering::SeqCst) - before;
+        let n = alloc_count::allocations() - before;
         println!("PERF alloc caps/check_incoming/{name} {n} per 10000");
         g.bench_function(format!("check_incoming/{name}"), |b| {
             b.iter(|| black_box(check_incoming(black_box(src), dst).is_ok()))

@@ -10,45 +10,14 @@
 //! pairs (`PERF alloc ...`, read by `cargo xtask bench`; the target is
 //! zero).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use spapr_irq::numbering::{MSI_BASE, NR_MSIS};
 use spapr_irq::{MsiAllocator, MsiKind};
 
-/// Counts every allocation of the process.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's
-// arguments unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through `alloc` or `realloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` and the contract is forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// An allocator with everything used except the last `free` numbers.
 fn filled(free: u32) -> MsiAllocator {
@@ -78,11 +47,11 @@ fn bench(c: &mut Criterion) {
                 MSI_BASE + NR_MSIS - num
             };
             assert_eq!(alloc_free(&mut a, num, kind), expect);
-            let before = ALLOCS.load(Ordering::SeqCst);
+            let before = alloc_count::allocations();
             for _ in 0..10_000 {
                 black_box(alloc_free(&mut a, num, kind));
             }
-            let n = ALLOCS.load(Ordering::SeqCst) - before;
+            let n = alloc_count::allocations() - before;
             let id = format!("{name}/{state}");
             println!("PERF alloc msi_allocator/{id} {n} per 10000");
             g.bench_function(&id, |b| {

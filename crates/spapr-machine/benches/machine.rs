@@ -24,9 +24,7 @@
 //! path (`PERF alloc ...` lines; the target is zero). The `PERF` lines are
 //! read by `cargo xtask bench`'s report.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -42,37 +40,8 @@ use spapr_machine::machine::{BootConfig, Machine, VIO_REG_BASE};
 
 use intc_xics as _;
 
-/// Counts every allocation of the process.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's
-// arguments unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through `alloc` or `realloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` and the contract is forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// vCPU counts of the small and the large machine.
 const SIZES: [u32; 2] = [2, 256];
@@ -228,11 +197,11 @@ fn allocations(n: u64, mut f: impl FnMut()) -> u64 {
     for _ in 0..100 {
         f();
     }
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = alloc_count::allocations();
     for _ in 0..n {
         f();
     }
-    ALLOCS.load(Ordering::SeqCst) - before
+    alloc_count::allocations() - before
 }
 
 fn hcall_bench(c: &mut Criterion) {
