@@ -15,6 +15,16 @@ use std::time::{Duration, Instant};
 
 use common::socket_path;
 
+/// The process tests of this file run one at a time: with all four at
+/// once a migration source sometimes ended on its own right after the
+/// migration completed (about 1 run in 10, never with the tests run one
+/// by one; open bug, see the closing note of stop 12).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn guest(name: &str) -> String {
     format!(
         "{}/../../guests/images/{name}.elf",
@@ -101,25 +111,63 @@ impl Drop for Proc {
     }
 }
 
-fn qmp(path: &Path, cmd: &str) -> String {
-    let s = UnixStream::connect(path).expect("QMP socket");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
+/// One line from the monitor (an error for a closed connection).
+fn read_reply(r: &mut BufReader<UnixStream>, line: &mut String) -> std::io::Result<()> {
+    line.clear();
+    if r.read_line(line)? == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
+}
+
+/// Connects to the monitor and negotiates capabilities.
+fn qmp_session(path: &Path) -> std::io::Result<(BufReader<UnixStream>, UnixStream)> {
+    let s = UnixStream::connect(path)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut r = BufReader::new(s.try_clone()?);
     let mut w = s;
     let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let mut reply = String::new();
-    for c in [r#"{"execute":"qmp_capabilities"}"#, cmd] {
-        writeln!(w, "{c}").unwrap();
-        loop {
-            reply.clear();
-            r.read_line(&mut reply).unwrap();
-            if reply.contains("\"return\"") || reply.contains("\"error\"") {
-                break;
-            }
+    read_reply(&mut r, &mut line)?;
+    writeln!(w, r#"{{"execute":"qmp_capabilities"}}"#)?;
+    loop {
+        read_reply(&mut r, &mut line)?;
+        if line.contains("\"return\"") {
+            return Ok((r, w));
         }
     }
-    reply
+}
+
+/// Runs `cmd` on a fresh QMP connection and returns its reply. A
+/// connection the monitor closes before it has taken the command (seen
+/// under load in CI: BrokenPipe right after the greeting or after the
+/// `qmp_capabilities` reply; root cause not found yet, see the closing
+/// note of stop 12) is retried twice on a new connection; a monitor that is
+/// gone for good still fails the test.
+fn qmp(path: &Path, cmd: &str) -> String {
+    let send = || -> std::io::Result<BufReader<UnixStream>> {
+        let (r, mut w) = qmp_session(path)?;
+        writeln!(w, "{cmd}")?;
+        Ok(r)
+    };
+    let mut attempt = 0;
+    let mut r = loop {
+        match send() {
+            Ok(r) => break r,
+            Err(e) if attempt < 2 && e.kind() != std::io::ErrorKind::NotFound => {
+                eprintln!("QMP connection dropped before {cmd} was taken ({e}); retrying");
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("QMP {}: {e}", path.display()),
+        }
+    };
+    let mut reply = String::new();
+    loop {
+        read_reply(&mut r, &mut reply).unwrap();
+        if reply.contains("\"return\"") || reply.contains("\"error\"") {
+            return reply;
+        }
+    }
 }
 
 fn wait_for(path: &Path) {
@@ -188,6 +236,7 @@ fn migrate(src: Proc, src_qmp: &Path, round: u32) -> (Proc, PathBuf) {
 
 #[test]
 fn a_running_guest_moves_between_processes_three_times() {
+    let _one = serial();
     let qmp0 = socket_path("qmp0");
     let mut vm = Proc::start(&qmp0, &["-kernel", &guest("migrate")]);
     vm.wait_line("WAIT: migrate");
@@ -210,6 +259,7 @@ fn a_running_guest_moves_between_processes_three_times() {
 
 #[test]
 fn the_demo_powers_off_with_status_zero() {
+    let _one = serial();
     let qmp_path = socket_path("demo");
     let mut vm = Proc::start(&qmp_path, &["-kernel", &guest("demo")]);
     vm.wait_line("WAIT: key");
@@ -248,6 +298,7 @@ fn single_vcpu(serial: &str) -> Command {
 
 #[test]
 fn a_hung_guest_is_a_vm_failure() {
+    let _one = serial();
     // Real mode, interrupts off, `b .` at the entry: nothing can ever
     // happen again.
     let dir = std::env::temp_dir().join(format!("pseries-hang-{}", std::process::id()));
@@ -273,6 +324,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 #[test]
 fn endless_console_input_from_the_start_reaches_the_guest_in_bounded_memory() {
+    let _one = serial();
     // Input is written from before the machine exists and never stops, as
     // `yes k | pseries ...` does: the guest must read it through the vty
     // interrupt, and the process must not buffer what the guest has not
